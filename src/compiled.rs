@@ -1,0 +1,158 @@
+//! A compiled generation: the origin matcher, the preflight rules, every request-independent
+//! header value rendered once, and a verdict cache that belongs to this generation alone.
+//!
+//! [`Generation::decide`] is the request path: no allocation, no lock, one hash lookup for an
+//! exact origin (more only for misses, wildcards and regexes), and for a preflight one cache
+//! probe or one bounded parse of the requested headers.
+
+use std::sync::Arc;
+
+use crate::decision::{DecisionKind, DenyReason, Grant};
+use crate::headers::HeaderBlocks;
+use crate::origin::{OriginMatcher, OriginMiss};
+use crate::policy::Policy;
+use crate::preflight::cache::{Key, VerdictCache};
+use crate::preflight::{PreflightDenial, PreflightRules, Verdict};
+use crate::request::{CorsRequest, Line, Lines, Single};
+
+/// How `*` applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnyOrigin {
+    /// No `*` entry.
+    No,
+    /// `*` without credentials: the answer never depends on the Origin.
+    Star,
+    /// `*` with credentials and `dangerously_reflect_any_origin_with_credentials`: echo any
+    /// valid origin.
+    Reflect,
+}
+
+/// What `decide` found; everything else about a decision is derived from it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outcome<'r> {
+    pub(crate) kind: DecisionKind,
+    pub(crate) verdict: Result<Grant, DenyReason>,
+    /// The single Origin line (absent for not-CORS requests and for several lines).
+    pub(crate) origin: Option<Line<'r>>,
+    /// The requested method, Fetch-normalised, for allowed preflights.
+    pub(crate) method: &'r [u8],
+    pub(crate) headers_requested: bool,
+    pub(crate) private_network: bool,
+}
+
+/// One compiled policy.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    pub(crate) number: u64,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) matcher: OriginMatcher,
+    pub(crate) any: AnyOrigin,
+    pub(crate) rules: PreflightRules,
+    pub(crate) blocks: HeaderBlocks,
+    pub(crate) cache: VerdictCache,
+}
+
+impl Generation {
+    pub(crate) fn compile(policy: Arc<Policy>, number: u64) -> Generation {
+        let any = if !policy.allows_any_origin() {
+            AnyOrigin::No
+        } else if policy.credentials() {
+            AnyOrigin::Reflect
+        } else {
+            AnyOrigin::Star
+        };
+        Generation {
+            number,
+            matcher: OriginMatcher::new(&policy),
+            any,
+            rules: PreflightRules::new(&policy),
+            blocks: HeaderBlocks::new(&policy),
+            cache: VerdictCache::new(),
+            policy,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn decide<'r>(&self, request: &CorsRequest<'r>) -> Outcome<'r> {
+        let mut out = Outcome {
+            kind: DecisionKind::NotCors,
+            verdict: Ok(Grant::NotCors),
+            origin: None,
+            method: b"",
+            headers_requested: false,
+            private_network: false,
+        };
+        let origin = match request.origin.single() {
+            Single::Absent => return out,
+            Single::One(line) => Some(line),
+            Single::Many => None,
+        };
+        out.origin = origin;
+        let preflight = request.method == b"OPTIONS" && request.request_method.is_present();
+        out.kind = if preflight {
+            DecisionKind::Preflight
+        } else {
+            DecisionKind::Actual
+        };
+        out.verdict = self.check_origin(origin);
+        if out.verdict.is_err() || !preflight {
+            return out;
+        }
+        let requested = match request.request_method.single() {
+            Single::One(line) => line.bytes,
+            _ => {
+                out.verdict = Err(DenyReason::Preflight(PreflightDenial::MultipleRequestMethods));
+                return out;
+            }
+        };
+        let mut private_network = false;
+        request.private_network.for_each(|line| {
+            private_network = line == b"true";
+            !private_network
+        });
+        match self.preflight_verdict(requested, request.request_headers, private_network) {
+            Verdict::Allowed { headers_requested } => {
+                out.method = PreflightRules::normalize_method(requested);
+                out.headers_requested = headers_requested;
+                out.private_network = private_network;
+            }
+            Verdict::Denied(denial) => out.verdict = Err(DenyReason::Preflight(denial)),
+        }
+        out
+    }
+
+    #[inline]
+    fn check_origin(&self, origin: Option<Line<'_>>) -> Result<Grant, DenyReason> {
+        if self.any == AnyOrigin::Star {
+            return Ok(Grant::AnyOrigin);
+        }
+        let Some(line) = origin else {
+            return Err(DenyReason::MultipleOrigins);
+        };
+        match self.matcher.find(line.bytes) {
+            Ok(id) => Ok(Grant::Entry(id)),
+            Err(OriginMiss::NoEntry) if self.any == AnyOrigin::Reflect => Ok(Grant::ReflectAny),
+            Err(miss) => Err(DenyReason::Origin(miss)),
+        }
+    }
+
+    #[inline]
+    fn preflight_verdict(&self, method: &[u8], headers: Lines<'_>, private_network: bool) -> Verdict {
+        let line = match headers.single() {
+            Single::Absent => Some(None),
+            Single::One(line) => Some(Some(line.bytes)),
+            Single::Many => None,
+        };
+        if let Some(line) = line {
+            if let Some(key) = Key::new(self.cache.hasher(), method, line, private_network) {
+                if let Some(verdict) = self.cache.get(&key) {
+                    return verdict;
+                }
+                let verdict = self.rules.verdict(method, headers, private_network);
+                self.cache.insert(&key, verdict);
+                return verdict;
+            }
+        }
+        self.rules.verdict(method, headers, private_network)
+    }
+}

@@ -1,0 +1,368 @@
+//! [`Decision`]: what corsgate decided for one request, the status and headers that follow
+//! from it, and an explanation.
+//!
+//! A decision holds a snapshot of the generation that made it and borrows the request; its
+//! headers are borrowed too (rendered values, or the request's own bytes where the policy
+//! echoes). Nothing is rendered or allocated until the caller writes the headers somewhere: into
+//! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`]), or
+//! into an owned, allocation-free [`ResponseHeaders`] to apply after an `.await`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::Guard;
+use http::header::HeaderMap;
+use http::{HeaderValue, StatusCode};
+
+use crate::compiled::{AnyOrigin, Generation, Outcome};
+use crate::explain::Explanation;
+use crate::headers::{vary, AllowOrigin, HeaderValueRef, ResponseHeader};
+use crate::origin::OriginMiss;
+use crate::policy::{OriginEntry, Policy};
+use crate::preflight::PreflightDenial;
+use crate::request::CorsRequest;
+
+/// What kind of request it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecisionKind {
+    /// No `Origin` header.
+    NotCors,
+    /// A CORS request that goes to the upstream.
+    Actual,
+    /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    Preflight,
+}
+
+impl DecisionKind {
+    /// `"none"`, `"actual"` or `"preflight"`, as in the `decide` protocol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::NotCors => "none",
+            DecisionKind::Actual => "actual",
+            DecisionKind::Preflight => "preflight",
+        }
+    }
+}
+
+/// Why a request was allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Grant {
+    /// Not a CORS request: nothing to allow.
+    NotCors,
+    /// The entry at this index of [`Policy::origins`] matched.
+    Entry(u32),
+    /// `*` without credentials.
+    AnyOrigin,
+    /// `*` with credentials and `dangerously_reflect_any_origin_with_credentials`.
+    ReflectAny,
+}
+
+/// Why a request was not allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DenyReason {
+    /// The Origin is not allowed.
+    Origin(OriginMiss),
+    /// Several `Origin` field lines (or one with a comma).
+    MultipleOrigins,
+    /// The preflight's method, headers or private-network request.
+    Preflight(PreflightDenial),
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DenyReason::Origin(OriginMiss::Malformed(defect)) => f.write_str(defect.describe()),
+            DenyReason::Origin(OriginMiss::Null) => f.write_str("Origin: null is not allowed"),
+            DenyReason::Origin(OriginMiss::NoEntry) => f.write_str("no entry allows this origin"),
+            DenyReason::MultipleOrigins => f.write_str("the request has several Origin values"),
+            DenyReason::Preflight(denial) => f.write_str(denial.describe()),
+        }
+    }
+}
+
+/// At most this many headers in a decision.
+const MAX_HEADERS: usize = 8;
+
+/// The decision for one request. See the module documentation.
+///
+/// # Example
+/// ```
+/// use corsgate::{Cors, CorsRequest, DecisionKind, Policy};
+///
+/// let cors = Cors::new(Policy::builder().origins(["https://app.example.com"]).methods(["PUT"]).build()?);
+/// let decision = cors.decide(
+///     &CorsRequest::new(b"OPTIONS").origin(b"https://app.example.com").request_method(b"PUT"),
+/// );
+/// assert_eq!(decision.kind(), DecisionKind::Preflight);
+/// assert!(decision.is_allowed());
+/// assert_eq!(decision.status().map(|s| s.as_u16()), Some(204));
+/// let headers: Vec<(String, String)> = decision
+///     .headers()
+///     .map(|(name, value)| (name.as_str().to_owned(), value.to_str_lossy()))
+///     .collect();
+/// assert_eq!(headers[0], ("access-control-allow-origin".into(), "https://app.example.com".into()));
+/// # Ok::<(), corsgate::PolicyError>(())
+/// ```
+pub struct Decision<'r> {
+    generation: Guard<Arc<Generation>>,
+    request: CorsRequest<'r>,
+    outcome: Outcome<'r>,
+}
+
+impl fmt::Debug for Decision<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("generation", &self.generation.number)
+            .field("kind", &self.outcome.kind)
+            .field("verdict", &self.outcome.verdict)
+            .finish()
+    }
+}
+
+impl<'r> Decision<'r> {
+    pub(crate) fn new(generation: Guard<Arc<Generation>>, request: &CorsRequest<'r>) -> Decision<'r> {
+        let outcome = generation.decide(request);
+        Decision {
+            generation,
+            request: *request,
+            outcome,
+        }
+    }
+
+    /// Not CORS, actual or preflight.
+    pub fn kind(&self) -> DecisionKind {
+        self.outcome.kind
+    }
+
+    /// `true` unless a CORS request was refused. Not-CORS requests count as allowed: nothing
+    /// restricts them.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome.verdict.is_ok()
+    }
+
+    /// Why it was allowed.
+    pub fn grant(&self) -> Option<Grant> {
+        self.outcome.verdict.ok()
+    }
+
+    /// Why it was refused.
+    pub fn deny_reason(&self) -> Option<DenyReason> {
+        self.outcome.verdict.err()
+    }
+
+    /// The allowlist entry that matched, if one did.
+    pub fn matched_entry(&self) -> Option<&OriginEntry> {
+        match self.outcome.verdict {
+            Ok(Grant::Entry(i)) => self.generation.policy.origins().get(i as usize),
+            _ => None,
+        }
+    }
+
+    /// The status corsgate answers with itself: `Some` for a preflight it answers (allowed:
+    /// 204 or 200; denied: 403), `None` when the request goes to the upstream.
+    pub fn status(&self) -> Option<StatusCode> {
+        if self.outcome.kind != DecisionKind::Preflight {
+            return None;
+        }
+        match self.outcome.verdict {
+            Ok(_) => StatusCode::from_u16(self.generation.policy.preflight_status()).ok(),
+            Err(_) if self.generation.policy.preflight_passthrough() => None,
+            Err(_) => Some(StatusCode::FORBIDDEN),
+        }
+    }
+
+    /// `true` when the request goes on to the upstream (actual and not-CORS requests, and
+    /// denied preflights with `preflight_passthrough`).
+    pub fn forwards(&self) -> bool {
+        self.status().is_none()
+    }
+
+    /// The number of the generation that decided.
+    pub fn generation(&self) -> u64 {
+        self.generation.number
+    }
+
+    /// The policy that decided.
+    pub fn policy(&self) -> &Policy {
+        &self.generation.policy
+    }
+
+    /// The headers corsgate sets: the whole header set of a preflight it answers, or what it
+    /// adds to the upstream's response. In a fixed order: `Access-Control-Allow-Origin`,
+    /// `-Allow-Credentials`, `-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`, `-Max-Age`,
+    /// `-Allow-Private-Network`, `Vary`.
+    pub fn headers(&self) -> impl Iterator<Item = (ResponseHeader, HeaderValueRef<'_>)> + '_ {
+        let (items, len) = self.header_array();
+        items.into_iter().take(len).flatten()
+    }
+
+    fn header_array<'a>(&'a self) -> ([Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS], usize) {
+        let g: &'a Generation = &self.generation;
+        let b = &g.blocks;
+        let o = &self.outcome;
+        let independent = g.any == AnyOrigin::Star;
+        let mut items: [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS] = [None; MAX_HEADERS];
+        let mut len = 0;
+        let mut push = |h: ResponseHeader, v: Option<HeaderValueRef<'a>>| {
+            if let Some(v) = v {
+                items[len] = Some((h, v));
+                len += 1;
+            }
+        };
+        let allow_origin = || match (independent, o.origin) {
+            (false, Some(line)) => Some(AllowOrigin::echo(line)),
+            _ => Some(b.allow_origin.any()),
+        };
+        match (o.kind, o.verdict) {
+            (DecisionKind::NotCors, _) | (DecisionKind::Actual, Ok(_)) if independent => {
+                push(ResponseHeader::AllowOrigin, Some(b.allow_origin.any()));
+                push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
+            }
+            (DecisionKind::NotCors, _) | (DecisionKind::Actual, Err(_)) => {
+                push(ResponseHeader::Vary, b.vary.actual());
+            }
+            (DecisionKind::Actual, Ok(_)) => {
+                push(ResponseHeader::AllowOrigin, allow_origin());
+                push(ResponseHeader::AllowCredentials, b.allow_credentials.value());
+                push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
+                push(ResponseHeader::Vary, b.vary.actual());
+            }
+            (DecisionKind::Preflight, Ok(_)) => {
+                push(ResponseHeader::AllowOrigin, allow_origin());
+                push(ResponseHeader::AllowCredentials, b.allow_credentials.value());
+                push(ResponseHeader::AllowMethods, b.allow_methods.value(o.method));
+                if o.headers_requested {
+                    push(
+                        ResponseHeader::AllowHeaders,
+                        Some(b.allow_headers.value(self.request.request_headers)),
+                    );
+                }
+                push(ResponseHeader::MaxAge, b.max_age.value());
+                if o.private_network {
+                    push(
+                        ResponseHeader::AllowPrivateNetwork,
+                        Some(b.allow_private_network.value()),
+                    );
+                }
+                push(ResponseHeader::Vary, Some(b.vary.preflight()));
+            }
+            (DecisionKind::Preflight, Err(_)) => {
+                push(ResponseHeader::Vary, Some(b.vary.preflight()));
+            }
+        }
+        (items, len)
+    }
+
+    /// Writes the decision's headers into a response's header map: corsgate's
+    /// `Access-Control-*` headers replace any the upstream set (never two
+    /// `Access-Control-Allow-Origin` values), and `Vary` is merged without duplicates.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        apply_headers(
+            headers,
+            self.headers().map(|(h, v)| (h, HeaderSource::Ref(v))),
+        );
+    }
+
+    /// The decision's headers as owned values, to apply after an `.await` without holding the
+    /// generation. Does not allocate: rendered values are reference-counted clones.
+    pub fn to_response_headers(&self) -> ResponseHeaders {
+        let mut out = ResponseHeaders {
+            items: Default::default(),
+            len: 0,
+        };
+        for (h, v) in self.headers() {
+            out.items[out.len] = Some((h, v.to_header_value()));
+            out.len += 1;
+        }
+        out
+    }
+
+    /// For a preflight corsgate answers: the complete response, with an empty body.
+    pub fn preflight_response<B: Default>(&self) -> Option<http::Response<B>> {
+        let status = self.status()?;
+        let mut response = http::Response::new(B::default());
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.reserve(MAX_HEADERS);
+        for (h, v) in self.headers() {
+            headers.insert(h.name(), v.to_header_value());
+        }
+        Some(response)
+    }
+
+    /// Appends the headers as HTTP/1 lines (`Name: value\r\n`), from the ready lines rendered
+    /// at compile time plus the echoed request bytes. `Vary` is written as its own line, which
+    /// HTTP combines with any other `Vary` line of the response.
+    pub fn write_http1(&self, out: &mut Vec<u8>) {
+        for (h, v) in self.headers() {
+            v.write_http1_line(h, out);
+        }
+    }
+
+    /// Why: which entry matched, or why nothing did, with near misses.
+    pub fn explain(&self) -> Explanation {
+        Explanation::new(&self.generation, &self.request, &self.outcome, self.status())
+    }
+}
+
+enum HeaderSource<'a> {
+    Ref(HeaderValueRef<'a>),
+    Owned(&'a HeaderValue),
+}
+
+fn apply_headers<'a>(
+    headers: &mut HeaderMap,
+    items: impl Iterator<Item = (ResponseHeader, HeaderSource<'a>)>,
+) {
+    // Remove what an upstream set of ours; cheap to skip when it set none.
+    if headers
+        .keys()
+        .any(|k| k.as_str().starts_with("access-control-"))
+    {
+        for h in ResponseHeader::OWNED {
+            headers.remove(h.name());
+        }
+    }
+    for (h, v) in items {
+        match (h, v) {
+            (ResponseHeader::Vary, HeaderSource::Ref(v)) => vary::merge(headers, &v),
+            (ResponseHeader::Vary, HeaderSource::Owned(v)) => {
+                vary::merge(headers, &HeaderValueRef::echo(v.as_bytes(), Some(v)))
+            }
+            (h, HeaderSource::Ref(v)) => {
+                headers.insert(h.name(), v.to_header_value());
+            }
+            (h, HeaderSource::Owned(v)) => {
+                headers.insert(h.name(), v.clone());
+            }
+        }
+    }
+}
+
+/// A decision's headers, owned, in a fixed-size array (no heap allocation); apply them to a
+/// response after the upstream answered.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseHeaders {
+    items: [Option<(ResponseHeader, HeaderValue)>; MAX_HEADERS],
+    len: usize,
+}
+
+impl ResponseHeaders {
+    /// The same rules as [`Decision::apply`].
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        apply_headers(headers, self.iter().map(|(h, v)| (h, HeaderSource::Owned(v))));
+    }
+
+    /// The headers, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (ResponseHeader, &HeaderValue)> + '_ {
+        self.items[..self.len]
+            .iter()
+            .flatten()
+            .map(|(h, v)| (*h, v))
+    }
+
+    /// No headers at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}

@@ -1,0 +1,461 @@
+//! The one error type of corsgate: [`PolicyError`], a list of [`Issue`]s.
+//!
+//! Validation never stops at the first problem. Every issue carries a machine-readable
+//! [`IssueKind`], the [`Field`] and index it was found at, the offending value, a message and,
+//! where corsgate can tell, a hint that names the fix. Policy files add a [`Location`]
+//! (`file:line:column`) and, for environment sections, the environment's name.
+
+use std::fmt;
+
+/// How serious an [`Issue`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// The policy was accepted after canonicalising or dropping something harmless.
+    /// `corsgate check --strict` treats warnings as errors.
+    Warning,
+    /// The policy is refused.
+    Error,
+}
+
+impl Severity {
+    /// `"warning"` or `"error"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The policy field an [`Issue`] belongs to. The names are the policy file's field names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `origins`
+    Origins,
+    /// `methods`
+    Methods,
+    /// `allow_headers`
+    AllowHeaders,
+    /// `expose_headers`
+    ExposeHeaders,
+    /// `credentials`
+    Credentials,
+    /// `max_age`
+    MaxAge,
+    /// `private_network`
+    PrivateNetwork,
+    /// `preflight_status`
+    PreflightStatus,
+    /// `preflight_passthrough`
+    PreflightPassthrough,
+    /// `dangerously_allow_null_origin`
+    DangerouslyAllowNullOrigin,
+    /// `dangerously_allow_insecure_origins`
+    DangerouslyAllowInsecureOrigins,
+    /// `dangerously_allow_public_suffix_wildcards`
+    DangerouslyAllowPublicSuffixWildcards,
+    /// `dangerously_reflect_any_origin_with_credentials`
+    DangerouslyReflectAnyOriginWithCredentials,
+    /// `environments` (a policy file's environment sections)
+    Environments,
+    /// The document as a whole (syntax errors, unknown top-level fields).
+    Document,
+}
+
+impl Field {
+    /// The field's name as written in a policy file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Origins => "origins",
+            Field::Methods => "methods",
+            Field::AllowHeaders => "allow_headers",
+            Field::ExposeHeaders => "expose_headers",
+            Field::Credentials => "credentials",
+            Field::MaxAge => "max_age",
+            Field::PrivateNetwork => "private_network",
+            Field::PreflightStatus => "preflight_status",
+            Field::PreflightPassthrough => "preflight_passthrough",
+            Field::DangerouslyAllowNullOrigin => "dangerously_allow_null_origin",
+            Field::DangerouslyAllowInsecureOrigins => "dangerously_allow_insecure_origins",
+            Field::DangerouslyAllowPublicSuffixWildcards => {
+                "dangerously_allow_public_suffix_wildcards"
+            }
+            Field::DangerouslyReflectAnyOriginWithCredentials => {
+                "dangerously_reflect_any_origin_with_credentials"
+            }
+            Field::Environments => "environments",
+            Field::Document => "document",
+        }
+    }
+}
+
+macro_rules! issue_kinds {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// What kind of problem an [`Issue`] reports. Stable, machine-readable names are given by
+        /// [`IssueKind::as_str`] (and used by `corsgate check --format json`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum IssueKind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl IssueKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [IssueKind] = &[ $( IssueKind::$variant, )* ];
+
+            /// The kind's stable snake_case name, e.g. `"origin_has_path"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( IssueKind::$variant => $name, )* }
+            }
+
+            /// The kind whose [`as_str`](IssueKind::as_str) is `name`.
+            pub fn from_name(name: &str) -> Option<IssueKind> {
+                match name { $( $name => Some(IssueKind::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+issue_kinds! {
+    // ---- origins: structure -------------------------------------------------------------
+    /// The allowlist has no entries.
+    EmptyAllowlist => "empty_allowlist",
+    /// The entry is empty.
+    EmptyOrigin => "empty_origin",
+    /// Whitespace inside or around an entry.
+    Whitespace => "whitespace",
+    /// No `scheme://` in front of the host.
+    MissingScheme => "missing_scheme",
+    /// The scheme has characters a scheme cannot have.
+    InvalidScheme => "invalid_scheme",
+    /// `file:`, `data:`, `about:`, `blob:` and `javascript:` pages have opaque origins.
+    OpaqueOriginScheme => "opaque_origin_scheme",
+    /// A path other than `/`.
+    OriginHasPath => "origin_has_path",
+    /// A `?query`.
+    OriginHasQuery => "origin_has_query",
+    /// A `#fragment`.
+    OriginHasFragment => "origin_has_fragment",
+    /// `user:password@`.
+    OriginHasUserinfo => "origin_has_userinfo",
+    /// Percent-encoding in the host.
+    PercentEncoding => "percent_encoding",
+    /// A `*` anywhere but a leading `*.` label or a `:*` port.
+    MisplacedWildcard => "misplaced_wildcard",
+    /// `*.` in front of an IP address.
+    WildcardOverIp => "wildcard_over_ip",
+    /// A port that is empty, 0, above 65535, has a leading zero or is not a number.
+    InvalidPort => "invalid_port",
+    /// An IP literal that is not a valid (or not the canonical) address.
+    InvalidIp => "invalid_ip",
+    /// An IPv4-mapped IPv6 address such as `[::ffff:7f00:1]`.
+    Ipv4MappedIpv6 => "ipv4_mapped_ipv6",
+    /// An empty label (`a..b`, a leading dot, two trailing dots).
+    EmptyLabel => "empty_label",
+    /// A label over 63 bytes.
+    LabelTooLong => "label_too_long",
+    /// A host over 253 bytes.
+    HostTooLong => "host_too_long",
+    /// A character a host cannot have, or a label starting or ending with `-`.
+    InvalidHost => "invalid_host",
+    /// An `xn--` label that is not valid Punycode decoding to a valid IDNA label.
+    InvalidPunycode => "invalid_punycode",
+    /// `null` without `dangerously_allow_null_origin`.
+    NullOrigin => "null_origin",
+    /// A `regex:` entry that does not compile.
+    InvalidRegex => "invalid_regex",
+    /// A `regex:` entry with an unescaped `.` between host characters.
+    RegexUnescapedDot => "regex_unescaped_dot",
+    // ---- origins: credentials ----------------------------------------------------------
+    /// `*` with `credentials = true`.
+    AnyOriginWithCredentials => "any_origin_with_credentials",
+    /// A scheme other than `https` on a non-loopback host with `credentials = true`.
+    InsecureOriginWithCredentials => "insecure_origin_with_credentials",
+    /// A wildcard over a public suffix with `credentials = true`.
+    PublicSuffixWildcard => "public_suffix_wildcard",
+    /// A `regex:` entry that matches origins no configured domain owns.
+    RegexReflection => "regex_reflection",
+    // ---- methods and headers -----------------------------------------------------------
+    /// A method that is not an HTTP token.
+    InvalidMethod => "invalid_method",
+    /// `CONNECT`, `TRACE` or `TRACK`.
+    ForbiddenMethod => "forbidden_method",
+    /// A header name that is not an HTTP token.
+    InvalidHeaderName => "invalid_header_name",
+    /// A forbidden request header (`Cookie`, `Host`, `Sec-*`, …) or a response-only name.
+    ForbiddenRequestHeader => "forbidden_request_header",
+    /// A name that can never be exposed (`Set-Cookie`, preflight-only headers, …).
+    ForbiddenExposedHeader => "forbidden_exposed_header",
+    /// `expose_headers = ["*"]` with `credentials = true`.
+    WildcardExposeWithCredentials => "wildcard_expose_with_credentials",
+    // ---- numbers -------------------------------------------------------------------------
+    /// `max_age` negative or above 86400.
+    MaxAgeOutOfRange => "max_age_out_of_range",
+    /// `preflight_status` other than 200 or 204.
+    InvalidPreflightStatus => "invalid_preflight_status",
+    // ---- warnings --------------------------------------------------------------------
+    /// The entry was rewritten to the form browsers send (case, trailing `/`, default port,
+    /// Unicode host, IPv6 spelling).
+    NonCanonicalOrigin => "non_canonical_origin",
+    /// The entry is already covered by another one and was merged into it.
+    RedundantOrigin => "redundant_origin",
+    /// The same value appears twice.
+    DuplicateEntry => "duplicate_entry",
+    /// A CORS-safelisted response header in `expose_headers`; browsers expose it anyway.
+    SafelistedExposedHeader => "safelisted_exposed_header",
+    /// `max_age` above 7200: Chromium caps it at 7200 seconds.
+    MaxAgeAboveBrowserCap => "max_age_above_browser_cap",
+    /// A `dangerously_*` option that changes nothing in this policy.
+    UnusedOption => "unused_option",
+    // ---- policy files ------------------------------------------------------------------
+    /// The file is not valid TOML or JSON.
+    Syntax => "syntax",
+    /// A field corsgate does not know.
+    UnknownField => "unknown_field",
+    /// A field whose value has the wrong type.
+    WrongType => "wrong_type",
+    /// An environment that the file does not define.
+    UnknownEnvironment => "unknown_environment",
+    /// The file could not be read.
+    Io => "io",
+}
+
+impl fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where in a policy file an [`Issue`] was found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The file's path as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One problem found while validating a policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub(crate) kind: IssueKind,
+    pub(crate) severity: Severity,
+    pub(crate) field: Field,
+    pub(crate) index: Option<usize>,
+    pub(crate) value: Option<String>,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) location: Option<Location>,
+    pub(crate) environment: Option<String>,
+}
+
+impl Issue {
+    pub(crate) fn error(kind: IssueKind, field: Field, message: impl Into<String>) -> Issue {
+        Issue {
+            kind,
+            severity: Severity::Error,
+            field,
+            index: None,
+            value: None,
+            message: message.into(),
+            hint: None,
+            location: None,
+            environment: None,
+        }
+    }
+
+    pub(crate) fn warning(kind: IssueKind, field: Field, message: impl Into<String>) -> Issue {
+        Issue {
+            severity: Severity::Warning,
+            ..Issue::error(kind, field, message)
+        }
+    }
+
+    pub(crate) fn at(mut self, index: usize) -> Issue {
+        self.index = Some(index);
+        self
+    }
+
+    pub(crate) fn value(mut self, value: impl Into<String>) -> Issue {
+        self.value = Some(value.into());
+        self
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Issue {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    pub(crate) fn with_location(mut self, location: Location) -> Issue {
+        self.location = Some(location);
+        self
+    }
+
+    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    pub(crate) fn in_environment(mut self, name: &str) -> Issue {
+        self.environment = Some(name.to_owned());
+        self
+    }
+
+    /// The machine-readable kind.
+    pub fn kind(&self) -> IssueKind {
+        self.kind
+    }
+    /// Error or warning.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    /// `true` for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+    /// The field the issue belongs to.
+    pub fn field(&self) -> Field {
+        self.field
+    }
+    /// The index within a list field (`origins[2]`).
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
+    /// The offending value, as written.
+    pub fn offending_value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// How to fix it, when corsgate can tell.
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+    /// `file:line:column`, for issues found in policy files.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+    /// The environment section the issue belongs to, if any.
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// `origins[2]` or `methods`, prefixed by `environments.NAME.` where relevant.
+    pub fn path(&self) -> String {
+        let mut path = String::new();
+        if let Some(env) = &self.environment {
+            path.push_str("environments.");
+            path.push_str(env);
+            if self.field != Field::Environments {
+                path.push('.');
+            }
+        }
+        if !(self.environment.is_some() && self.field == Field::Environments) {
+            path.push_str(self.field.as_str());
+        }
+        if let Some(i) = self.index {
+            path.push_str(&format!("[{i}]"));
+        }
+        path
+    }
+}
+
+impl fmt::Display for Issue {
+    /// Formats like a compiler diagnostic:
+    /// `policy.toml:3:12: error[origin_has_path]: origins[1] "https://a.com/x": an origin has no path`
+    /// followed by `  hint: …` on its own line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        write!(f, "{}[{}]: {}", self.severity.as_str(), self.kind, self.path())?;
+        if let Some(value) = &self.value {
+            write!(f, " {value:?}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A refused policy: every issue found, errors and warnings alike, in the order found.
+///
+/// # Example
+/// ```
+/// use corsgate::{IssueKind, Policy};
+///
+/// let err = Policy::builder()
+///     .origins(["https://example.com/app", "https://*.com"])
+///     .credentials(true)
+///     .build()
+///     .unwrap_err();
+/// let kinds: Vec<IssueKind> = err.errors().map(|i| i.kind()).collect();
+/// assert_eq!(kinds, [IssueKind::OriginHasPath, IssueKind::PublicSuffixWildcard]);
+/// assert_eq!(err.errors().next().unwrap().hint_text(), Some("did you mean \"https://example.com\"?"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    issues: Vec<Issue>,
+}
+
+impl PolicyError {
+    pub(crate) fn new(issues: Vec<Issue>) -> PolicyError {
+        debug_assert!(issues.iter().any(Issue::is_error));
+        PolicyError { issues }
+    }
+
+    /// The kind of the first error.
+    pub fn kind(&self) -> IssueKind {
+        self.errors()
+            .next()
+            .map(Issue::kind)
+            .unwrap_or(IssueKind::Syntax)
+    }
+
+    /// Every issue, errors and warnings, in the order found.
+    pub fn issues(&self) -> &[Issue] {
+        &self.issues
+    }
+
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Issue> {
+        self.issues.iter().filter(|i| i.is_error())
+    }
+
+    /// The warnings only.
+    pub fn warnings(&self) -> impl Iterator<Item = &Issue> {
+        self.issues.iter().filter(|i| !i.is_error())
+    }
+
+    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    pub(crate) fn into_issues(self) -> Vec<Issue> {
+        self.issues
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.errors().count();
+        write!(
+            f,
+            "invalid CORS policy: {errors} error{}",
+            if errors == 1 { "" } else { "s" }
+        )?;
+        for issue in &self.issues {
+            write!(f, "\n{issue}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyError {}

@@ -1,0 +1,91 @@
+//! Origins: the request side ([`RequestOrigin`]), the config side ([`OriginPattern`]), and the
+//! compiled matcher that answers "which entry allows this Origin?" in about one hash lookup.
+
+pub(crate) mod exact;
+pub(crate) mod host;
+pub(crate) mod parse;
+pub(crate) mod pattern;
+pub(crate) mod regex;
+pub(crate) mod wildcard;
+
+pub use host::HostKind;
+pub use parse::{OriginDefect, RequestOrigin, TupleOrigin, MAX_ORIGIN_LEN, MAX_SCHEME_LEN};
+pub use pattern::{OriginPattern, PortPattern, TuplePattern};
+
+use crate::policy::Policy;
+use exact::ExactMatcher;
+use regex::RegexMatcher;
+use wildcard::WildcardMatcher;
+
+/// Why no entry allows an Origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OriginMiss {
+    /// The value is not a serialized origin a browser could send.
+    Malformed(OriginDefect),
+    /// `Origin: null`, and the policy does not allow it.
+    Null,
+    /// A valid origin that no entry matches.
+    NoEntry,
+}
+
+/// The compiled allowlist: exact and port-wildcard tables, subdomain wildcards, one regex set.
+#[derive(Debug, Default)]
+pub(crate) struct OriginMatcher {
+    exact: ExactMatcher,
+    wildcard: WildcardMatcher,
+    regex: Option<RegexMatcher>,
+    null: Option<u32>,
+}
+
+impl OriginMatcher {
+    pub(crate) fn new(policy: &Policy) -> OriginMatcher {
+        let mut matcher = OriginMatcher::default();
+        for (i, entry) in policy.origins().iter().enumerate() {
+            let id = i as u32;
+            match entry.pattern() {
+                OriginPattern::Tuple(t) if t.subdomains => matcher.wildcard.insert(t, id),
+                OriginPattern::Tuple(t) => matcher.exact.insert(t, id),
+                OriginPattern::Null => matcher.null = Some(id),
+                OriginPattern::Any | OriginPattern::Regex(_) => {}
+            }
+        }
+        if let Some(set) = policy.regex_set() {
+            matcher.regex = Some(RegexMatcher::new(
+                set.regex.clone(),
+                set.positions.clone(),
+            ));
+        }
+        matcher
+    }
+
+    /// The index (into [`Policy::origins`]) of an entry that allows `origin`.
+    #[inline]
+    pub(crate) fn find(&self, origin: &[u8]) -> Result<u32, OriginMiss> {
+        if let Some(id) = self.exact.find_raw(origin) {
+            return Ok(id);
+        }
+        self.find_parsed(origin)
+    }
+
+    #[inline(never)]
+    fn find_parsed(&self, origin: &[u8]) -> Result<u32, OriginMiss> {
+        match RequestOrigin::parse(origin) {
+            Err(defect) => Err(OriginMiss::Malformed(defect)),
+            Ok(RequestOrigin::Null) => self.null.ok_or(OriginMiss::Null),
+            Ok(RequestOrigin::Tuple(t)) => {
+                if let Some(id) = self.exact.find_any_port(&t) {
+                    return Ok(id);
+                }
+                if let Some(id) = self.wildcard.find(&t) {
+                    return Ok(id);
+                }
+                if let Some(regex) = &self.regex {
+                    if let Some(pos) = regex.find(origin) {
+                        return Ok(pos as u32);
+                    }
+                }
+                Err(OriginMiss::NoEntry)
+            }
+        }
+    }
+}

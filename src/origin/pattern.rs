@@ -1,0 +1,667 @@
+//! The config side: one allowlist entry, strictly parsed into an [`OriginPattern`].
+//!
+//! Cosmetic differences from what browsers send (uppercase, a trailing `/`, an explicit default
+//! port, a Unicode host, a long-hand IPv6 address) are canonicalised and reported as a warning;
+//! anything that changes which origins match is an error whose hint names the fix. Credential
+//! rules, which depend on other fields, live in `policy.rs`.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+
+use super::host::{self, HostDefect, HostKind};
+use crate::error::IssueKind;
+
+/// One problem with one value, before it is placed in a field (`policy.rs` adds field, index
+/// and value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub kind: IssueKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub(crate) fn new(kind: IssueKind, message: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Which ports a tuple pattern accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PortPattern {
+    /// No port in the origin (the scheme's default).
+    Default,
+    /// Exactly this port.
+    Exact(u16),
+    /// `:*`: any port, or none.
+    Any,
+}
+
+impl PortPattern {
+    /// Does a request's port (None = default) match?
+    pub fn matches(self, port: Option<u16>) -> bool {
+        match self {
+            PortPattern::Default => port.is_none(),
+            PortPattern::Exact(p) => port == Some(p),
+            PortPattern::Any => true,
+        }
+    }
+}
+
+/// A `scheme://host[:port]` pattern, possibly with a leading `*.` label and a `:*` port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TuplePattern {
+    /// Lowercase scheme.
+    pub scheme: String,
+    /// The canonical host (with brackets for IPv6); for a subdomain wildcard, the domain after
+    /// `*.`.
+    pub host: String,
+    /// What the host is.
+    pub host_kind: HostKind,
+    /// `true` for `*.host`: any subdomain at any depth, never `host` itself.
+    pub subdomains: bool,
+    /// The port rule.
+    pub port: PortPattern,
+}
+
+impl TuplePattern {
+    /// `true` when every origin this pattern matches is on a loopback host.
+    pub fn is_loopback(&self) -> bool {
+        if self.subdomains {
+            let base = self.host.strip_suffix('.').unwrap_or(&self.host);
+            base == "localhost" || base.ends_with(".localhost")
+        } else {
+            host::is_loopback(self.host.as_bytes(), self.host_kind)
+        }
+    }
+
+    /// Does this pattern cover every origin `other` matches (so `other` is redundant)?
+    pub fn covers(&self, other: &TuplePattern) -> bool {
+        if self.scheme != other.scheme {
+            return false;
+        }
+        let ports = match (self.port, other.port) {
+            (PortPattern::Any, _) => true,
+            (a, b) => a == b,
+        };
+        if !ports {
+            return false;
+        }
+        match (self.subdomains, other.subdomains) {
+            (false, false) => self.host == other.host,
+            (true, _) => {
+                other.host.len() > self.host.len() + 1
+                    && other.host.ends_with(&self.host)
+                    && other.host.as_bytes()[other.host.len() - self.host.len() - 1] == b'.'
+                    || (other.subdomains && other.host == self.host)
+            }
+            (false, true) => false,
+        }
+    }
+}
+
+impl fmt::Display for TuplePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.scheme)?;
+        if self.subdomains {
+            f.write_str("*.")?;
+        }
+        f.write_str(&self.host)?;
+        match self.port {
+            PortPattern::Default => Ok(()),
+            PortPattern::Exact(p) => write!(f, ":{p}"),
+            PortPattern::Any => f.write_str(":*"),
+        }
+    }
+}
+
+/// One allowlist entry after parsing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OriginPattern {
+    /// `*`
+    Any,
+    /// `null`
+    Null,
+    /// An exact origin, a subdomain wildcard or a port wildcard.
+    Tuple(TuplePattern),
+    /// `regex:<pattern>`: the pattern text, without the prefix and without anchors.
+    Regex(String),
+}
+
+impl fmt::Display for OriginPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OriginPattern::Any => f.write_str("*"),
+            OriginPattern::Null => f.write_str("null"),
+            OriginPattern::Tuple(t) => t.fmt(f),
+            OriginPattern::Regex(r) => write!(f, "regex:{r}"),
+        }
+    }
+}
+
+/// An entry and what canonicalising it changed.
+#[derive(Debug)]
+pub(crate) struct ParsedEntry {
+    pub pattern: OriginPattern,
+    /// Why the canonical form differs from the input, e.g. "uppercase letters". Empty when the
+    /// input was already canonical.
+    pub canonicalised: Vec<&'static str>,
+}
+
+const OPAQUE_SCHEMES: &[&str] = &["file", "data", "about", "blob", "javascript"];
+
+/// Parses one allowlist entry.
+pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
+    let mut canonicalised = Vec::new();
+    if raw.is_empty() {
+        return Err(Problem::new(IssueKind::EmptyOrigin, "the entry is empty")
+            .hint("remove it, or write an origin such as \"https://example.com\""));
+    }
+    if raw.chars().any(char::is_whitespace) {
+        let cleaned: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+        return Err(
+            Problem::new(IssueKind::Whitespace, "an origin has no whitespace")
+                .hint(format!("did you mean {cleaned:?}?")),
+        );
+    }
+    if raw == "*" {
+        return Ok(ParsedEntry {
+            pattern: OriginPattern::Any,
+            canonicalised,
+        });
+    }
+    if raw.eq_ignore_ascii_case("null") {
+        if raw != "null" {
+            canonicalised.push("uppercase letters");
+        }
+        return Ok(ParsedEntry {
+            pattern: OriginPattern::Null,
+            canonicalised,
+        });
+    }
+    if let Some(source) = raw.strip_prefix("regex:") {
+        if source.is_empty() {
+            return Err(
+                Problem::new(IssueKind::InvalidRegex, "the regex after \"regex:\" is empty")
+                    .hint("write a pattern for the whole origin, e.g. regex:https://[a-z]+\\.example\\.com"),
+            );
+        }
+        return Ok(ParsedEntry {
+            pattern: OriginPattern::Regex(source.to_owned()),
+            canonicalised,
+        });
+    }
+
+    // scheme "://" authority [ "/" ]
+    let Some(sep) = raw.find("://") else {
+        return Err(missing_scheme(raw));
+    };
+    let raw_scheme = &raw[..sep];
+    let scheme = check_scheme(raw_scheme, raw)?;
+    if scheme != raw_scheme {
+        canonicalised.push("uppercase letters");
+    }
+    if OPAQUE_SCHEMES.contains(&scheme.as_str()) {
+        return Err(opaque_scheme(&scheme));
+    }
+    let after = &raw[sep + 3..];
+    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let authority = &after[..authority_end];
+    let tail = &after[authority_end..];
+
+    // Userinfo is reported first: everything after it would otherwise be misread.
+    if let Some(at) = authority.rfind('@') {
+        let suggestion = format!("{scheme}://{}", &authority[at + 1..]).to_ascii_lowercase();
+        return Err(Problem::new(
+            IssueKind::OriginHasUserinfo,
+            "an origin has no userinfo (user:password@)",
+        )
+        .hint(format!("did you mean {suggestion:?}?")));
+    }
+    let suggestion = || format!("{scheme}://{}", authority.to_ascii_lowercase());
+    match tail.as_bytes().first() {
+        None => {}
+        Some(b'/') if tail == "/" => canonicalised.push("a trailing slash"),
+        Some(b'/') => {
+            return Err(
+                Problem::new(IssueKind::OriginHasPath, "an origin has no path")
+                    .hint(format!("did you mean {:?}?", suggestion())),
+            )
+        }
+        Some(b'?') => {
+            return Err(
+                Problem::new(IssueKind::OriginHasQuery, "an origin has no query")
+                    .hint(format!("did you mean {:?}?", suggestion())),
+            )
+        }
+        Some(_) => {
+            return Err(
+                Problem::new(IssueKind::OriginHasFragment, "an origin has no fragment")
+                    .hint(format!("did you mean {:?}?", suggestion())),
+            )
+        }
+    }
+
+    // host [":" port]
+    let (raw_host, raw_port) = split_host_port(authority)?;
+    let port = match raw_port {
+        None => PortPattern::Default,
+        Some(p) => parse_port(p, &scheme, &mut canonicalised)?,
+    };
+    let port_text = match port {
+        PortPattern::Default => String::new(),
+        PortPattern::Exact(p) => format!(":{p}"),
+        PortPattern::Any => ":*".to_owned(),
+    };
+
+    let (host_text, subdomains) = if raw_host == "*" {
+        return Err(Problem::new(
+            IssueKind::MisplacedWildcard,
+            "a bare `*` host is not a pattern corsgate supports",
+        )
+        .hint(format!(
+            "write `*` to allow any origin, or \"{scheme}://*.example.com{port_text}\" for the subdomains of one domain"
+        )));
+    } else if let Some(base) = raw_host.strip_prefix("*.") {
+        (base, true)
+    } else {
+        (raw_host, false)
+    };
+    if host_text.contains('*') || raw_scheme.contains('*') {
+        return Err(misplaced_wildcard(raw_host, &scheme, &port_text));
+    }
+
+    let (host, host_kind) = canonical_host(host_text, &scheme, &port_text, &mut canonicalised)?;
+    if subdomains && host_kind != HostKind::Domain {
+        return Err(Problem::new(
+            IssueKind::WildcardOverIp,
+            "`*.` stands for subdomains, and an IP address has none",
+        )
+        .hint(format!("list the address itself: \"{scheme}://{host}{port_text}\"")));
+    }
+    Ok(ParsedEntry {
+        pattern: OriginPattern::Tuple(TuplePattern {
+            scheme,
+            host,
+            host_kind,
+            subdomains,
+            port,
+        }),
+        canonicalised,
+    })
+}
+
+fn missing_scheme(raw: &str) -> Problem {
+    let before_colon = raw.split(':').next().unwrap_or(raw).to_ascii_lowercase();
+    if OPAQUE_SCHEMES.contains(&before_colon.as_str()) {
+        return opaque_scheme(&before_colon);
+    }
+    let host = raw.split([':', '/']).next().unwrap_or(raw);
+    let scheme = if host.eq_ignore_ascii_case("localhost") || host.starts_with("127.") {
+        "http"
+    } else {
+        "https"
+    };
+    let trimmed = raw.trim_end_matches('/').to_ascii_lowercase();
+    Problem::new(
+        IssueKind::MissingScheme,
+        "an origin starts with a scheme and \"://\"",
+    )
+    .hint(format!("did you mean \"{scheme}://{trimmed}\"?"))
+}
+
+fn opaque_scheme(scheme: &str) -> Problem {
+    Problem::new(
+        IssueKind::OpaqueOriginScheme,
+        format!("pages on {scheme}: URLs have opaque origins and send `Origin: null`"),
+    )
+    .hint(
+        "to allow them, list \"null\" and set dangerously_allow_null_origin = true, knowing that \
+         every sandboxed iframe sends null too",
+    )
+}
+
+fn check_scheme(raw_scheme: &str, raw: &str) -> Result<String, Problem> {
+    let scheme = raw_scheme.to_ascii_lowercase();
+    if raw_scheme.contains('*') {
+        return Err(Problem::new(
+            IssueKind::MisplacedWildcard,
+            "a `*` cannot stand for a scheme",
+        )
+        .hint("list each scheme, e.g. \"https://example.com\" and \"http://localhost:*\""));
+    }
+    let valid = scheme
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_lowercase() || (i > 0 && (b.is_ascii_digit() || b"+-.".contains(&b))));
+    if scheme.is_empty() || !valid || scheme.len() > crate::origin::parse::MAX_SCHEME_LEN {
+        return Err(Problem::new(
+            IssueKind::InvalidScheme,
+            format!("{raw_scheme:?} is not a URL scheme"),
+        )
+        .hint(format!(
+            "a scheme is a letter followed by letters, digits, '+', '-' or '.', as in \"https://{}\"",
+            &raw[raw.find("://").map_or(0, |i| i + 3)..]
+        )));
+    }
+    Ok(scheme)
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), Problem> {
+    if authority.starts_with('[') {
+        let Some(close) = authority.find(']') else {
+            return Err(Problem::new(IssueKind::InvalidIp, "an IPv6 address is missing its ']'"));
+        };
+        let rest = &authority[close + 1..];
+        return match rest.strip_prefix(':') {
+            Some(port) => Ok((&authority[..=close], Some(port))),
+            None if rest.is_empty() => Ok((authority, None)),
+            None => Err(Problem::new(
+                IssueKind::InvalidIp,
+                "unexpected text after an IPv6 address",
+            )
+            .hint("write [address]:port")),
+        };
+    }
+    Ok(match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    })
+}
+
+fn parse_port(
+    text: &str,
+    scheme: &str,
+    canonicalised: &mut Vec<&'static str>,
+) -> Result<PortPattern, Problem> {
+    if text == "*" {
+        return Ok(PortPattern::Any);
+    }
+    if text.contains('*') {
+        return Err(Problem::new(
+            IssueKind::MisplacedWildcard,
+            "a port is a number or `*`, never part of one",
+        )
+        .hint("write `:*` for any port, or list the ports you need"));
+    }
+    let invalid = |message: &str| {
+        Problem::new(IssueKind::InvalidPort, message.to_owned())
+            .hint("a port is a number from 1 to 65535 without leading zeros, or `*` for any port")
+    };
+    if text.is_empty() {
+        return Err(invalid("the port after ':' is empty"));
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("the port is not a number"));
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err(invalid("the port has a leading zero, which browsers never send"));
+    }
+    let value: u32 = text.parse().unwrap_or(u32::MAX);
+    if value == 0 {
+        return Err(invalid("port 0 is not a port browsers connect to"));
+    }
+    if value > 65535 {
+        return Err(invalid("the port is above 65535"));
+    }
+    let value = value as u16;
+    if host::default_port(scheme.as_bytes()) == Some(value) {
+        canonicalised.push("the scheme's default port, which browsers omit");
+        return Ok(PortPattern::Default);
+    }
+    Ok(PortPattern::Exact(value))
+}
+
+fn misplaced_wildcard(raw_host: &str, scheme: &str, port_text: &str) -> Problem {
+    let problem = Problem::new(
+        IssueKind::MisplacedWildcard,
+        "`*` can only be a whole leading label (`*.example.com`) or the port (`:*`)",
+    );
+    // `*example.com` and `*-app.example.com` most likely meant the subdomains of the rest.
+    let rest = raw_host
+        .trim_start_matches('*')
+        .trim_start_matches(['.', '-']);
+    if !rest.is_empty() && !rest.contains('*') {
+        problem.hint(format!(
+            "did you mean \"{scheme}://*.{}{port_text}\" (any subdomain), or a regex: entry?",
+            rest.to_ascii_lowercase()
+        ))
+    } else {
+        problem.hint("use a regex: entry for patterns other than `*.domain`")
+    }
+}
+
+/// Canonicalises a configured host to the form browsers send and checks it.
+fn canonical_host(
+    raw: &str,
+    scheme: &str,
+    port_text: &str,
+    canonicalised: &mut Vec<&'static str>,
+) -> Result<(String, HostKind), Problem> {
+    if raw.is_empty() {
+        return Err(Problem::new(IssueKind::InvalidHost, "the origin has no host")
+            .hint("write a host after \"://\", e.g. \"https://example.com\""));
+    }
+    if let Some(inner) = raw.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').unwrap_or(inner);
+        if inner.contains('%') {
+            return Err(Problem::new(
+                IssueKind::InvalidIp,
+                "an IPv6 zone identifier (%) is not part of an origin",
+            )
+            .hint("remove the zone identifier"));
+        }
+        let Ok(addr) = inner.parse::<Ipv6Addr>() else {
+            return Err(Problem::new(
+                IssueKind::InvalidIp,
+                format!("[{inner}] is not an IPv6 address"),
+            ));
+        };
+        if let Some(v4) = addr.to_ipv4_mapped() {
+            return Err(Problem::new(
+                IssueKind::Ipv4MappedIpv6,
+                "browsers never send an IPv4-mapped IPv6 address as an origin",
+            )
+            .hint(format!("did you mean \"{scheme}://{v4}{port_text}\"?")));
+        }
+        let canonical = format!("[{}]", host::ipv6_to_string(addr));
+        if canonical != raw {
+            canonicalised.push("the IPv6 address's spelling");
+        }
+        return Ok((canonical, HostKind::Ipv6));
+    }
+    if raw.contains('%') {
+        return Err(Problem::new(
+            IssueKind::PercentEncoding,
+            "browsers decode percent-encoding before they send a host",
+        )
+        .hint("write the host itself, without %XX escapes"));
+    }
+    let ascii = if raw.is_ascii() {
+        let lower = raw.to_ascii_lowercase();
+        if lower != raw {
+            canonicalised.push("uppercase letters");
+        }
+        if lower.split('.').any(|l| l.starts_with("xn--")) {
+            match to_ascii(&lower) {
+                Ok(checked) if checked == lower => {}
+                _ => {
+                    return Err(Problem::new(
+                        IssueKind::InvalidPunycode,
+                        "an xn-- label is not valid Punycode for a valid internationalized label",
+                    )
+                    .hint("write the Unicode name instead and let corsgate convert it"))
+                }
+            }
+        }
+        lower
+    } else {
+        match to_ascii(raw) {
+            Ok(ascii) => {
+                canonicalised.push("a Unicode host, converted to Punycode");
+                ascii
+            }
+            Err(()) => {
+                return Err(Problem::new(
+                    IssueKind::InvalidHost,
+                    "not a valid internationalized domain name",
+                )
+                .hint("check the name for characters that IDNA disallows"))
+            }
+        }
+    };
+    match host::check_host(ascii.as_bytes()) {
+        Ok(kind) => Ok((ascii, kind)),
+        Err(defect) => Err(host_problem(defect, &ascii, scheme, port_text)),
+    }
+}
+
+fn to_ascii(host: &str) -> Result<String, ()> {
+    idna::uts46::Uts46::new()
+        .to_ascii(
+            host.as_bytes(),
+            idna::uts46::AsciiDenyList::URL,
+            idna::uts46::Hyphens::Allow,
+            idna::uts46::DnsLength::Ignore,
+        )
+        .map(|cow| cow.into_owned())
+        .map_err(|_| ())
+}
+
+fn host_problem(defect: HostDefect, host: &str, scheme: &str, port_text: &str) -> Problem {
+    match defect {
+        HostDefect::Empty => Problem::new(IssueKind::InvalidHost, "the origin has no host"),
+        HostDefect::EmptyLabel => Problem::new(
+            IssueKind::EmptyLabel,
+            "the host has an empty label (a leading dot, two dots in a row, or more than one trailing dot)",
+        )
+        .hint("remove the extra dot"),
+        HostDefect::LabelTooLong => Problem::new(
+            IssueKind::LabelTooLong,
+            "a label of the host is longer than 63 bytes",
+        ),
+        HostDefect::TooLong => {
+            Problem::new(IssueKind::HostTooLong, "the host is longer than 253 bytes")
+        }
+        HostDefect::Uppercase => Problem::new(IssueKind::InvalidHost, "the host has uppercase letters"),
+        HostDefect::BadChar(b) => Problem::new(
+            IssueKind::InvalidHost,
+            format!("a host cannot contain {:?}", char::from(b)),
+        )
+        .hint("hosts are letters, digits, '-', '_' and dots"),
+        HostDefect::HyphenAtLabelEdge => Problem::new(
+            IssueKind::InvalidHost,
+            "a label of the host starts or ends with '-'",
+        ),
+        HostDefect::NotCanonicalIpv4 => match host::url_ipv4(host) {
+            Some(addr) => {
+                let dotted = format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]);
+                Problem::new(
+                    IssueKind::InvalidIp,
+                    format!("browsers read this host as the IPv4 address {dotted}"),
+                )
+                .hint(format!("did you mean \"{scheme}://{dotted}{port_text}\"?"))
+            }
+            None => Problem::new(
+                IssueKind::InvalidIp,
+                "the last label is a number, so browsers parse the host as an IPv4 address, and it is not one",
+            ),
+        },
+        HostDefect::DotAfterIpv4 => Problem::new(
+            IssueKind::InvalidIp,
+            "an IPv4 address has no trailing dot",
+        )
+        .hint(format!(
+            "did you mean \"{scheme}://{}{port_text}\"?",
+            host.trim_end_matches('.')
+        )),
+        HostDefect::NotCanonicalIpv6 => {
+            Problem::new(IssueKind::InvalidIp, "not a valid IPv6 address")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canonical(raw: &str) -> String {
+        parse_entry(raw).unwrap().pattern.to_string()
+    }
+
+    fn kind(raw: &str) -> IssueKind {
+        parse_entry(raw).unwrap_err().kind
+    }
+
+    #[test]
+    fn canonicalises() {
+        assert_eq!(canonical("HTTPS://Example.COM/"), "https://example.com");
+        assert_eq!(canonical("https://example.com:443"), "https://example.com");
+        assert_eq!(canonical("https://bücher.example"), "https://xn--bcher-kva.example");
+        assert_eq!(canonical("http://[0:0:0:0:0:0:0:1]:8080"), "http://[::1]:8080");
+        assert_eq!(canonical("https://*.Example.com:*"), "https://*.example.com:*");
+        assert_eq!(canonical("http://localhost:*"), "http://localhost:*");
+        assert!(parse_entry("https://example.com").unwrap().canonicalised.is_empty());
+    }
+
+    #[test]
+    fn refuses() {
+        assert_eq!(kind("https://example.com/app"), IssueKind::OriginHasPath);
+        assert_eq!(kind("https://example.com?a"), IssueKind::OriginHasQuery);
+        assert_eq!(kind("https://example.com#a"), IssueKind::OriginHasFragment);
+        assert_eq!(kind("https://u:p@example.com"), IssueKind::OriginHasUserinfo);
+        assert_eq!(kind("https://exa mple.com"), IssueKind::Whitespace);
+        assert_eq!(kind("https://a.*.example.com"), IssueKind::MisplacedWildcard);
+        assert_eq!(kind("https://*example.com"), IssueKind::MisplacedWildcard);
+        assert_eq!(kind("https://*.127.0.0.1"), IssueKind::WildcardOverIp);
+        assert_eq!(kind("https://example.com:0"), IssueKind::InvalidPort);
+        assert_eq!(kind("https://example.com:65536"), IssueKind::InvalidPort);
+        assert_eq!(kind("https://example.com:080"), IssueKind::InvalidPort);
+        assert_eq!(kind("https://example.com:"), IssueKind::InvalidPort);
+        assert_eq!(kind("http://[::ffff:7f00:1]"), IssueKind::Ipv4MappedIpv6);
+        assert_eq!(kind("http://[::zz]"), IssueKind::InvalidIp);
+        assert_eq!(kind("http://127.1"), IssueKind::InvalidIp);
+        assert_eq!(kind("https://a..com"), IssueKind::EmptyLabel);
+        assert_eq!(kind("https://xn--zz.example"), IssueKind::InvalidPunycode);
+        assert_eq!(kind("file:///etc"), IssueKind::OpaqueOriginScheme);
+        assert_eq!(kind("data:text/html,x"), IssueKind::OpaqueOriginScheme);
+        assert_eq!(kind("example.com"), IssueKind::MissingScheme);
+        assert_eq!(kind("https://ex%61mple.com"), IssueKind::PercentEncoding);
+    }
+
+    #[test]
+    fn hints_name_the_fix() {
+        let p = parse_entry("https://example.com/app").unwrap_err();
+        assert_eq!(p.hint.as_deref(), Some("did you mean \"https://example.com\"?"));
+        let p = parse_entry("http://[::ffff:7f00:1]:8080").unwrap_err();
+        assert_eq!(p.hint.as_deref(), Some("did you mean \"http://127.0.0.1:8080\"?"));
+        let p = parse_entry("http://010.0.0.1").unwrap_err();
+        assert_eq!(p.hint.as_deref(), Some("did you mean \"http://8.0.0.1\"?"));
+        let p = parse_entry("localhost:3000").unwrap_err();
+        assert_eq!(p.hint.as_deref(), Some("did you mean \"http://localhost:3000\"?"));
+    }
+
+    #[test]
+    fn covers() {
+        let p = |s: &str| match parse_entry(s).unwrap().pattern {
+            OriginPattern::Tuple(t) => t,
+            other => panic!("{other:?}"),
+        };
+        assert!(p("https://*.example.com").covers(&p("https://a.example.com")));
+        assert!(p("https://*.example.com").covers(&p("https://*.a.example.com")));
+        assert!(!p("https://*.example.com").covers(&p("https://example.com")));
+        assert!(!p("https://*.example.com").covers(&p("https://a.example.com:8443")));
+        assert!(p("https://*.example.com:*").covers(&p("https://a.example.com:8443")));
+        assert!(p("http://localhost:*").covers(&p("http://localhost:3000")));
+        assert!(!p("https://*.example.com").covers(&p("https://aexample.com")));
+    }
+}
