@@ -155,9 +155,32 @@ fn origin_details(g: &Generation, origin: &[u8], miss: OriginMiss, details: &mut
         OriginMiss::NoEntry => {
             details.push(format!("no entry allows {text:?}"));
             if let Ok(RequestOrigin::Tuple(t)) = RequestOrigin::parse(origin) {
+                trailing_dot_miss(g, &t, details);
                 near_misses(g, &t, details);
             }
         }
+    }
+}
+
+/// `https://a.example.com.` against `https://*.example.com`, and the reverse.
+fn trailing_dot_miss(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut Vec<String>) {
+    let host = t.host();
+    let other_host = match host.strip_suffix(b".") {
+        Some(without) => without.to_vec(),
+        None => [host, b"."].concat(),
+    };
+    let mut other = t.scheme().to_vec();
+    other.extend_from_slice(b"://");
+    other.extend_from_slice(&other_host);
+    if let Some(port) = t.port() {
+        other.extend_from_slice(format!(":{port}").as_bytes());
+    }
+    if let Ok(i) = g.matcher.find(&other) {
+        details.push(format!(
+            "the trailing dot differs: {:?} would be allowed by {}; origins are compared byte for byte",
+            String::from_utf8_lossy(&other),
+            entry_label(g, i as usize)
+        ));
     }
 }
 

@@ -157,6 +157,12 @@ pub(crate) struct ParsedEntry {
     pub canonicalised: Vec<&'static str>,
 }
 
+fn push_reason(reasons: &mut Vec<&'static str>, reason: &'static str) {
+    if !reasons.contains(&reason) {
+        reasons.push(reason);
+    }
+}
+
 const OPAQUE_SCHEMES: &[&str] = &["file", "data", "about", "blob", "javascript"];
 
 /// Parses one allowlist entry.
@@ -181,7 +187,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
     }
     if raw.eq_ignore_ascii_case("null") {
         if raw != "null" {
-            canonicalised.push("uppercase letters");
+            push_reason(&mut canonicalised, "uppercase letters");
         }
         return Ok(ParsedEntry {
             pattern: OriginPattern::Null,
@@ -206,9 +212,16 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
         return Err(missing_scheme(raw));
     };
     let raw_scheme = &raw[..sep];
+    // `blob:https://…` and friends: the scheme is what comes before the first ':'.
+    if let Some((first, _)) = raw_scheme.split_once(':') {
+        let first = first.to_ascii_lowercase();
+        if OPAQUE_SCHEMES.contains(&first.as_str()) {
+            return Err(opaque_scheme(&first));
+        }
+    }
     let scheme = check_scheme(raw_scheme, raw)?;
     if scheme != raw_scheme {
-        canonicalised.push("uppercase letters");
+        push_reason(&mut canonicalised, "uppercase letters");
     }
     if OPAQUE_SCHEMES.contains(&scheme.as_str()) {
         return Err(opaque_scheme(&scheme));
@@ -230,7 +243,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
     let suggestion = || format!("{scheme}://{}", authority.to_ascii_lowercase());
     match tail.as_bytes().first() {
         None => {}
-        Some(b'/') if tail == "/" => canonicalised.push("a trailing slash"),
+        Some(b'/') if tail == "/" => push_reason(&mut canonicalised, "a trailing slash"),
         Some(b'/') => {
             return Err(
                 Problem::new(IssueKind::OriginHasPath, "an origin has no path")
@@ -249,6 +262,14 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
                     .hint(format!("did you mean {:?}?", suggestion())),
             )
         }
+    }
+
+    if let Some(ip) = authority.strip_prefix("*.[") {
+        return Err(Problem::new(
+            IssueKind::WildcardOverIp,
+            "`*.` stands for subdomains, and an IP address has none",
+        )
+        .hint(format!("list the address itself: \"{scheme}://[{ip}\"")));
     }
 
     // host [":" port]
@@ -415,7 +436,7 @@ fn parse_port(
     }
     let value = value as u16;
     if host::default_port(scheme.as_bytes()) == Some(value) {
-        canonicalised.push("the scheme's default port, which browsers omit");
+        push_reason(canonicalised, "the scheme's default port, which browsers omit");
         return Ok(PortPattern::Default);
     }
     Ok(PortPattern::Exact(value))
@@ -475,7 +496,7 @@ fn canonical_host(
         }
         let canonical = format!("[{}]", host::ipv6_to_string(addr));
         if canonical != raw {
-            canonicalised.push("the IPv6 address's spelling");
+            push_reason(canonicalised, "the IPv6 address's spelling");
         }
         return Ok((canonical, HostKind::Ipv6));
     }
@@ -489,7 +510,7 @@ fn canonical_host(
     let ascii = if raw.is_ascii() {
         let lower = raw.to_ascii_lowercase();
         if lower != raw {
-            canonicalised.push("uppercase letters");
+            push_reason(canonicalised, "uppercase letters");
         }
         if lower.split('.').any(|l| l.starts_with("xn--")) {
             match to_ascii(&lower) {
@@ -507,7 +528,7 @@ fn canonical_host(
     } else {
         match to_ascii(raw) {
             Ok(ascii) => {
-                canonicalised.push("a Unicode host, converted to Punycode");
+                push_reason(canonicalised, "a Unicode host, converted to Punycode");
                 ascii
             }
             Err(()) => {

@@ -64,8 +64,10 @@ fn is_host_char(c: char) -> bool {
 }
 
 /// Finds an unescaped `.` outside a character class that sits between a host character (or
-/// `)` or `]`) and a host character: in `https://www.example.com` the dot matches any byte, so
-/// `https://wwwxexample.com` would be allowed.
+/// the end of a group, class or repetition: `)`, `]`, `+`, `*`, `?`, `}`) and a host
+/// character: in `https://www.example.com` the dot matches any byte, so
+/// `https://wwwxexample.com` would be allowed, and `[a-z]+.example\.com` allows
+/// `https://axexample.com`.
 pub(crate) fn check_unescaped_dots(source: &str) -> Result<(), Problem> {
     let chars: Vec<char> = source.chars().collect();
     let mut escaped_at = vec![false; chars.len()];
@@ -105,7 +107,7 @@ pub(crate) fn check_unescaped_dots(source: &str) -> Result<(), Problem> {
         if c == '.' && i > 0 && i + 1 < chars.len() {
             let before = chars[i - 1];
             let after = chars[i + 1];
-            let before_ok = !escaped_at[i - 1] && (is_host_char(before) || before == ')' || before == ']');
+            let before_ok = !escaped_at[i - 1] && ends_atom(before);
             if before_ok && is_host_char(after) {
                 let fixed = escape_host_dots(source);
                 return Err(Problem::new(
@@ -123,6 +125,11 @@ pub(crate) fn check_unescaped_dots(source: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A character after which a `.` stands between two parts of a host.
+fn ends_atom(c: char) -> bool {
+    is_host_char(c) || matches!(c, ')' | ']' | '+' | '*' | '?' | '}')
+}
+
 fn escape_host_dots(source: &str) -> String {
     let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len() + 8);
@@ -134,7 +141,7 @@ fn escape_host_dots(source: &str) -> String {
             && c == '.'
             && i > 0
             && i + 1 < chars.len()
-            && (is_host_char(chars[i - 1]) || chars[i - 1] == ')' || chars[i - 1] == ']')
+            && ends_atom(chars[i - 1])
             && is_host_char(chars[i + 1])
         {
             out.push_str("\\.");
@@ -257,6 +264,7 @@ pub(crate) fn probe(
     ];
     for d in &domains {
         unowned.push(format!("https://{d}.evil.test"));
+        unowned.push(format!("https://{d}.evil"));
         unowned.push(format!("https://www.{d}.evil.test"));
         // A label glued in front of the registrable domain: `evilexample.com` is someone
         // else's, while `evila.example.com` still belongs to example.com.
@@ -474,6 +482,8 @@ mod tests {
         assert!(check_unescaped_dots(r"https://(a|b).example\.com").is_err());
         assert!(check_unescaped_dots(r"https://[a-z]+\.example\.com").is_ok());
         assert!(check_unescaped_dots(r"https://.*\.example\.com").is_ok());
+        assert!(check_unescaped_dots(r"https://[a-z]+.example\.com").is_err());
+        assert!(check_unescaped_dots(r"https://.+").is_ok());
         assert!(check_unescaped_dots(r"https://[a.b]x\.com").is_ok());
         assert!(check_unescaped_dots(r"https://a\..b\.com").is_ok());
         let hint = check_unescaped_dots("https://www.example.com").unwrap_err().hint.unwrap();
