@@ -101,7 +101,9 @@ impl Generation {
         let requested = match request.request_method.single() {
             Single::One(line) => line.bytes,
             _ => {
-                out.verdict = Err(DenyReason::Preflight(PreflightDenial::MultipleRequestMethods));
+                out.verdict = Err(DenyReason::Preflight(
+                    PreflightDenial::MultipleRequestMethods,
+                ));
                 return out;
             }
         };
@@ -137,7 +139,12 @@ impl Generation {
     }
 
     #[inline]
-    fn preflight_verdict(&self, method: &[u8], headers: Lines<'_>, private_network: bool) -> Verdict {
+    fn preflight_verdict(
+        &self,
+        method: &[u8],
+        headers: Lines<'_>,
+        private_network: bool,
+    ) -> Verdict {
         let line = match headers.single() {
             Single::Absent => Some(None),
             Single::One(line) => Some(Some(line.bytes)),

@@ -120,7 +120,10 @@ impl fmt::Debug for Decision<'_> {
 }
 
 impl<'r> Decision<'r> {
-    pub(crate) fn new(generation: Guard<Arc<Generation>>, request: &CorsRequest<'r>) -> Decision<'r> {
+    pub(crate) fn new(
+        generation: Guard<Arc<Generation>>,
+        request: &CorsRequest<'r>,
+    ) -> Decision<'r> {
         let outcome = generation.decide(request);
         Decision {
             generation,
@@ -196,12 +199,18 @@ impl<'r> Decision<'r> {
         items.into_iter().take(len).flatten()
     }
 
-    fn header_array<'a>(&'a self) -> ([Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS], usize) {
+    fn header_array<'a>(
+        &'a self,
+    ) -> (
+        [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS],
+        usize,
+    ) {
         let g: &'a Generation = &self.generation;
         let b = &g.blocks;
         let o = &self.outcome;
         let independent = g.any == AnyOrigin::Star;
-        let mut items: [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS] = [None; MAX_HEADERS];
+        let mut items: [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS] =
+            [None; MAX_HEADERS];
         let mut len = 0;
         let mut push = |h: ResponseHeader, v: Option<HeaderValueRef<'a>>| {
             if let Some(v) = v {
@@ -223,14 +232,23 @@ impl<'r> Decision<'r> {
             }
             (DecisionKind::Actual, Ok(_)) => {
                 push(ResponseHeader::AllowOrigin, allow_origin());
-                push(ResponseHeader::AllowCredentials, b.allow_credentials.value());
+                push(
+                    ResponseHeader::AllowCredentials,
+                    b.allow_credentials.value(),
+                );
                 push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::Vary, b.vary.actual());
             }
             (DecisionKind::Preflight, Ok(_)) => {
                 push(ResponseHeader::AllowOrigin, allow_origin());
-                push(ResponseHeader::AllowCredentials, b.allow_credentials.value());
-                push(ResponseHeader::AllowMethods, b.allow_methods.value(o.method));
+                push(
+                    ResponseHeader::AllowCredentials,
+                    b.allow_credentials.value(),
+                );
+                push(
+                    ResponseHeader::AllowMethods,
+                    b.allow_methods.value(o.method),
+                );
                 if o.headers_requested {
                     push(
                         ResponseHeader::AllowHeaders,
@@ -301,7 +319,12 @@ impl<'r> Decision<'r> {
 
     /// Why: which entry matched, or why nothing did, with near misses.
     pub fn explain(&self) -> Explanation {
-        Explanation::new(&self.generation, &self.request, &self.outcome, self.status())
+        Explanation::new(
+            &self.generation,
+            &self.request,
+            &self.outcome,
+            self.status(),
+        )
     }
 }
 
@@ -350,7 +373,10 @@ pub struct ResponseHeaders {
 impl ResponseHeaders {
     /// The same rules as [`Decision::apply`].
     pub fn apply(&self, headers: &mut HeaderMap) {
-        apply_headers(headers, self.iter().map(|(h, v)| (h, HeaderSource::Owned(v))));
+        apply_headers(
+            headers,
+            self.iter().map(|(h, v)| (h, HeaderSource::Owned(v))),
+        );
     }
 
     /// The headers, in order.

@@ -376,7 +376,13 @@ impl fmt::Display for Issue {
         if let Some(location) = &self.location {
             write!(f, "{location}: ")?;
         }
-        write!(f, "{}[{}]: {}", self.severity.as_str(), self.kind, self.path())?;
+        write!(
+            f,
+            "{}[{}]: {}",
+            self.severity.as_str(),
+            self.kind,
+            self.path()
+        )?;
         if let Some(value) = &self.value {
             write!(f, " {value:?}")?;
         }

@@ -163,7 +163,11 @@ fn origin_details(g: &Generation, origin: &[u8], miss: OriginMiss, details: &mut
 }
 
 /// `https://a.example.com.` against `https://*.example.com`, and the reverse.
-fn trailing_dot_miss(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut Vec<String>) {
+fn trailing_dot_miss(
+    g: &Generation,
+    t: &crate::origin::TupleOrigin<'_>,
+    details: &mut Vec<String>,
+) {
     let host = t.host();
     let other_host = match host.strip_suffix(b".") {
         Some(without) => without.to_vec(),
@@ -195,7 +199,10 @@ fn near_misses(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut
         let same_host = !p.subdomains && p.host == host;
         let port_ok = p.port.matches(t.port());
         if same_host && p.scheme != scheme && port_ok {
-            details.push(format!("scheme differs: {scheme} vs {} in {entry}", p.scheme));
+            details.push(format!(
+                "scheme differs: {scheme} vs {} in {entry}",
+                p.scheme
+            ));
         } else if same_host && p.scheme == scheme && !port_ok {
             details.push(format!(
                 "port differs: {} vs {} in {entry}",
@@ -215,7 +222,10 @@ fn near_misses(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut
                 port_suffix(p)
             ));
         } else if p.subdomains && host.ends_with(&format!(".{}", p.host)) && p.scheme != scheme {
-            details.push(format!("scheme differs: {scheme} vs {} in {entry}", p.scheme));
+            details.push(format!(
+                "scheme differs: {scheme} vs {} in {entry}",
+                p.scheme
+            ));
         } else if p.subdomains && host.ends_with(&format!(".{}", p.host)) && !port_ok {
             details.push(format!(
                 "port differs: {} vs {} in {entry}",
@@ -233,7 +243,10 @@ fn near_misses(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut
                 "{host} is not {} or a subdomain of it; it only starts with it ({entry})",
                 p.host
             ));
-        } else if host.ends_with(&p.host) && !host.ends_with(&format!(".{}", p.host)) && host != p.host {
+        } else if host.ends_with(&p.host)
+            && !host.ends_with(&format!(".{}", p.host))
+            && host != p.host
+        {
             details.push(format!(
                 "{host} is not a subdomain of {}: the match is on whole labels ({entry})",
                 p.host
@@ -291,12 +304,14 @@ fn preflight_details(
                 } else {
                     policy.allow_headers().list().join(", ")
                 };
-                details.push(format!("header {name:?} is not allowed; allow_headers: {allowed}"));
+                details.push(format!(
+                    "header {name:?} is not allowed; allow_headers: {allowed}"
+                ));
             }
         }
-        PreflightDenial::PrivateNetworkNotEnabled => {
-            details.push("set private_network = true to answer Private Network Access preflights".to_owned())
-        }
+        PreflightDenial::PrivateNetworkNotEnabled => details.push(
+            "set private_network = true to answer Private Network Access preflights".to_owned(),
+        ),
         _ => {}
     }
 }

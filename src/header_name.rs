@@ -126,9 +126,8 @@ pub(crate) fn parse_exposed(raw: &str) -> Result<Exposed, Problem> {
         } else {
             "this header never appears on an actual response"
         };
-        return Err(
-            Problem::new(IssueKind::ForbiddenExposedHeader, why).hint("remove it from expose_headers")
-        );
+        return Err(Problem::new(IssueKind::ForbiddenExposedHeader, why)
+            .hint("remove it from expose_headers"));
     }
     if SAFELISTED_RESPONSE.contains(&lower.as_str()) {
         return Ok(Exposed::Safelisted);
@@ -144,19 +143,49 @@ mod tests {
     fn allowed_names() {
         assert_eq!(parse_allowed("Content-Type").unwrap(), "content-type");
         assert_eq!(parse_allowed("*").unwrap(), "*");
-        for bad in ["Cookie", "Sec-Fetch-Mode", "Proxy-Authorization", "Origin", "Access-Control-Allow-Origin"] {
-            assert_eq!(parse_allowed(bad).unwrap_err().kind, IssueKind::ForbiddenRequestHeader, "{bad}");
+        for bad in [
+            "Cookie",
+            "Sec-Fetch-Mode",
+            "Proxy-Authorization",
+            "Origin",
+            "Access-Control-Allow-Origin",
+        ] {
+            assert_eq!(
+                parse_allowed(bad).unwrap_err().kind,
+                IssueKind::ForbiddenRequestHeader,
+                "{bad}"
+            );
         }
-        assert_eq!(parse_allowed("a b").unwrap_err().kind, IssueKind::InvalidHeaderName);
-        assert_eq!(parse_allowed("x-a, x-b").unwrap_err().kind, IssueKind::InvalidHeaderName);
+        assert_eq!(
+            parse_allowed("a b").unwrap_err().kind,
+            IssueKind::InvalidHeaderName
+        );
+        assert_eq!(
+            parse_allowed("x-a, x-b").unwrap_err().kind,
+            IssueKind::InvalidHeaderName
+        );
     }
 
     #[test]
     fn exposed_names() {
-        assert!(matches!(parse_exposed("X-Request-Id"), Ok(Exposed::Keep(n)) if n == "x-request-id"));
-        assert!(matches!(parse_exposed("Content-Type"), Ok(Exposed::Safelisted)));
-        for bad in ["Set-Cookie", "Access-Control-Max-Age", "Access-Control-Request-Method", "Origin"] {
-            assert_eq!(parse_exposed(bad).err().unwrap().kind, IssueKind::ForbiddenExposedHeader, "{bad}");
+        assert!(
+            matches!(parse_exposed("X-Request-Id"), Ok(Exposed::Keep(n)) if n == "x-request-id")
+        );
+        assert!(matches!(
+            parse_exposed("Content-Type"),
+            Ok(Exposed::Safelisted)
+        ));
+        for bad in [
+            "Set-Cookie",
+            "Access-Control-Max-Age",
+            "Access-Control-Request-Method",
+            "Origin",
+        ] {
+            assert_eq!(
+                parse_exposed(bad).err().unwrap().kind,
+                IssueKind::ForbiddenExposedHeader,
+                "{bad}"
+            );
         }
     }
 }

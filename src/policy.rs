@@ -107,7 +107,9 @@ impl PolicyBuilder {
 
     /// Appends one allowed method.
     pub fn method(&mut self, method: impl Into<String>) -> &mut PolicyBuilder {
-        self.methods.get_or_insert_with(Vec::new).push(method.into());
+        self.methods
+            .get_or_insert_with(Vec::new)
+            .push(method.into());
         self
     }
 
@@ -229,7 +231,8 @@ impl PolicyBuilder {
         let origins = OriginsCheck::run(self, &mut issues);
         let methods = check_methods(self.methods.as_deref(), &mut issues);
         let allow_headers = check_allow_headers(&self.allow_headers, &mut issues);
-        let expose_headers = check_expose_headers(&self.expose_headers, self.credentials, &mut issues);
+        let expose_headers =
+            check_expose_headers(&self.expose_headers, self.credentials, &mut issues);
         let max_age = check_max_age(self.max_age, &mut issues);
         let preflight_status = check_preflight_status(self.preflight_status, &mut issues);
         if issues.iter().any(Issue::is_error) {
@@ -420,7 +423,9 @@ impl Policy {
     }
     /// `null` is in the allowlist (which requires `dangerously_allow_null_origin`).
     pub fn allows_null_origin(&self) -> bool {
-        self.entries.iter().any(|e| e.pattern == OriginPattern::Null)
+        self.entries
+            .iter()
+            .any(|e| e.pattern == OriginPattern::Null)
     }
     /// Allowed methods.
     pub fn methods(&self) -> &AllowedMethods {
@@ -488,7 +493,13 @@ fn origin_issue(problem: Problem, index: usize, raw: &str) -> Issue {
     issue
 }
 
-fn warn_origin(kind: IssueKind, index: usize, raw: &str, message: String, hint: Option<String>) -> Issue {
+fn warn_origin(
+    kind: IssueKind,
+    index: usize,
+    raw: &str,
+    message: String,
+    hint: Option<String>,
+) -> Issue {
     let mut issue = Issue::warning(kind, Field::Origins, message)
         .at(index)
         .value(raw);
@@ -668,8 +679,8 @@ impl OriginsCheck {
                         _ => b.dangerously_reflect_any_origin_with_credentials,
                     };
                     if tolerated {
-                        used_insecure |= finding.problem.kind
-                            == IssueKind::InsecureOriginWithCredentials;
+                        used_insecure |=
+                            finding.problem.kind == IssueKind::InsecureOriginWithCredentials;
                         used_reflect |= finding.problem.kind == IssueKind::RegexReflection;
                     } else {
                         issues.push(origin_issue(finding.problem, e.index, &e.written));
@@ -779,7 +790,11 @@ fn merge_redundant(parsed: Vec<OriginEntry>, issues: &mut Vec<Issue>) -> Vec<Ori
         }
     }
 
-    if let Some(any) = unique.iter().find(|e| e.pattern == OriginPattern::Any).cloned() {
+    if let Some(any) = unique
+        .iter()
+        .find(|e| e.pattern == OriginPattern::Any)
+        .cloned()
+    {
         let mut kept = Vec::new();
         for e in unique {
             if matches!(e.pattern, OriginPattern::Any | OriginPattern::Null) {
@@ -930,7 +945,11 @@ fn check_allow_headers(names: &[String], issues: &mut Vec<Issue>) -> AllowedHead
     out
 }
 
-fn check_expose_headers(names: &[String], credentials: bool, issues: &mut Vec<Issue>) -> ExposedHeaders {
+fn check_expose_headers(
+    names: &[String],
+    credentials: bool,
+    issues: &mut Vec<Issue>,
+) -> ExposedHeaders {
     let mut out = ExposedHeaders {
         any: false,
         list: Vec::new(),
@@ -1034,7 +1053,10 @@ mod tests {
         assert!(is_public_suffix("com"));
         assert!(is_public_suffix("co.uk"));
         assert!(is_public_suffix("github.io"));
-        assert!(is_public_suffix("corp"), "default rule: unlisted TLDs are suffixes");
+        assert!(
+            is_public_suffix("corp"),
+            "default rule: unlisted TLDs are suffixes"
+        );
         assert!(!is_public_suffix("example.com"));
         assert!(!is_public_suffix("example.com."));
         assert!(!is_public_suffix("myapp.github.io"));
@@ -1043,7 +1065,12 @@ mod tests {
     #[test]
     fn five_problems_at_once() {
         let err = Policy::builder()
-            .origins(["https://example.com/app", "*", "https://*.com", "ftp://files.example.com"])
+            .origins([
+                "https://example.com/app",
+                "*",
+                "https://*.com",
+                "ftp://files.example.com",
+            ])
             .methods(["TRACE"])
             .credentials(true)
             .build()

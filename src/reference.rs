@@ -154,7 +154,11 @@ impl<'p> Reference<'p> {
             };
             add(&mut out, "access-control-allow-methods", v);
         } else if !methods.list().is_empty() {
-            add(&mut out, "access-control-allow-methods", methods.list().join(","));
+            add(
+                &mut out,
+                "access-control-allow-methods",
+                methods.list().join(","),
+            );
         }
         if header_count > 0 {
             let allowed = policy.allow_headers();
@@ -177,7 +181,11 @@ impl<'p> Reference<'p> {
             add(&mut out, "access-control-max-age", age.to_string());
         }
         if private_network {
-            add(&mut out, "access-control-allow-private-network", "true".into());
+            add(
+                &mut out,
+                "access-control-allow-private-network",
+                "true".into(),
+            );
         }
         add(&mut out, "vary", vary.into());
         out
@@ -209,11 +217,12 @@ impl<'p> Reference<'p> {
         if ["CONNECT", "TRACE", "TRACK"].contains(&upper.as_str()) {
             return None;
         }
-        let method = if ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].contains(&upper.as_str()) {
-            upper
-        } else {
-            String::from_utf8_lossy(requested).into_owned()
-        };
+        let method =
+            if ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].contains(&upper.as_str()) {
+                upper
+            } else {
+                String::from_utf8_lossy(requested).into_owned()
+            };
         let method_ok = ["GET", "HEAD", "POST"].contains(&method.as_str())
             || policy.methods().is_any()
             || policy.methods().list().contains(&method);
@@ -347,7 +356,10 @@ pub fn is_valid_origin(bytes: &[u8]) -> bool {
     };
     let scheme_ok = !scheme.is_empty()
         && scheme.len() <= 64
-        && scheme.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase())
         && scheme
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
@@ -382,7 +394,11 @@ pub fn is_valid_origin(bytes: &[u8]) -> bool {
     match port_text {
         None => true,
         Some(p) => {
-            if p.is_empty() || p.len() > 5 || p.starts_with('0') || !p.chars().all(|c| c.is_ascii_digit()) {
+            if p.is_empty()
+                || p.len() > 5
+                || p.starts_with('0')
+                || !p.chars().all(|c| c.is_ascii_digit())
+            {
                 return false;
             }
             let n: u32 = p.parse().unwrap_or(0);
@@ -399,7 +415,11 @@ pub fn is_valid_origin(bytes: &[u8]) -> bool {
 
 fn valid_host(host: &str) -> bool {
     let trailing_dot = host.ends_with('.');
-    let name = if trailing_dot { &host[..host.len() - 1] } else { host };
+    let name = if trailing_dot {
+        &host[..host.len() - 1]
+    } else {
+        host
+    };
     if name.is_empty() || name.len() > 253 {
         return false;
     }
@@ -435,7 +455,10 @@ fn valid_host(host: &str) -> bool {
 
 /// The URL Standard's IPv6 serialization, written out plainly, compared with the input.
 fn canonical_ipv6(inner: &str) -> bool {
-    if !inner.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == ':') {
+    if !inner
+        .chars()
+        .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == ':')
+    {
         return false;
     }
     let Ok(addr) = inner.parse::<Ipv6Addr>() else {

@@ -19,13 +19,22 @@ fn case_tables() {
             let cors = Cors::new(policy.clone());
             for (i, req) in case.request.iter().enumerate() {
                 requests += 1;
-                let ctx = format!("{ctx} (request {i}: {:?})", req.origin.as_ref().or(req.origins.as_ref().and_then(|o| o.first())));
+                let ctx = format!(
+                    "{ctx} (request {i}: {:?})",
+                    req.origin
+                        .as_ref()
+                        .or(req.origins.as_ref().and_then(|o| o.first()))
+                );
                 let pairs = req.pairs();
                 let method = req.method();
                 let engine = engine_pairs(&cors, method, &pairs);
                 let expected = reference(&policy, method, &pairs);
                 assert_eq!(engine, expected, "{ctx}: engine vs reference");
-                assert_eq!(engine_raw(&cors, method, &pairs), engine, "{ctx}: raw setters");
+                assert_eq!(
+                    engine_raw(&cors, method, &pairs),
+                    engine,
+                    "{ctx}: raw setters"
+                );
                 if let Some(map) = engine_header_map(&cors, method, &pairs) {
                     assert_eq!(map, engine, "{ctx}: HeaderMap");
                 }
@@ -33,13 +42,23 @@ fn case_tables() {
 
                 let borrowed: Vec<(&[u8], &[u8])> =
                     pairs.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-                let decision = cors.decide(&corsgate::CorsRequest::from_pairs(method.as_bytes(), &borrowed));
+                let decision = cors.decide(&corsgate::CorsRequest::from_pairs(
+                    method.as_bytes(),
+                    &borrowed,
+                ));
                 if let Some(m) = req.matched {
-                    assert_eq!(decision.matched_entry().map(|e| e.index()), Some(m), "{ctx}: matched entry");
+                    assert_eq!(
+                        decision.matched_entry().map(|e| e.index()),
+                        Some(m),
+                        "{ctx}: matched entry"
+                    );
                 }
                 let explanation = decision.explain().to_string();
                 for needle in &req.explain {
-                    assert!(explanation.contains(needle.as_str()), "{ctx}: explanation lacks {needle:?}:\n{explanation}");
+                    assert!(
+                        explanation.contains(needle.as_str()),
+                        "{ctx}: explanation lacks {needle:?}:\n{explanation}"
+                    );
                 }
             }
         }
@@ -88,7 +107,11 @@ fn refused_tables() {
         for case in &table.refused {
             let ctx = format!("{file}: {}", case.name);
             let err = match case.policy.build() {
-                Ok(p) => panic!("{ctx}: built, expected {:?}; warnings {:?}", case.errors, p.warnings()),
+                Ok(p) => panic!(
+                    "{ctx}: built, expected {:?}; warnings {:?}",
+                    case.errors,
+                    p.warnings()
+                ),
                 Err(e) => e,
             };
             let kinds: Vec<&str> = err.errors().map(|i| i.kind().as_str()).collect();
@@ -100,7 +123,10 @@ fn refused_tables() {
             }
             for (issue, hint) in err.errors().zip(&case.hints) {
                 let text = issue.hint_text().unwrap_or("");
-                assert!(text.contains(hint.as_str()), "{ctx}: hint {text:?} lacks {hint:?}");
+                assert!(
+                    text.contains(hint.as_str()),
+                    "{ctx}: hint {text:?} lacks {hint:?}"
+                );
             }
         }
     }
@@ -121,10 +147,23 @@ fn canonical_tables() {
                 .policy
                 .build()
                 .unwrap_or_else(|e| panic!("{ctx}: refused:\n{e}"));
-            let origins: Vec<String> = policy.origins().iter().map(|e| e.pattern().to_string()).collect();
+            let origins: Vec<String> = policy
+                .origins()
+                .iter()
+                .map(|e| e.pattern().to_string())
+                .collect();
             assert_eq!(origins, case.expect_origins, "{ctx}: origins");
-            let warnings: Vec<&str> = policy.warnings().iter().map(|w| w.kind().as_str()).collect();
-            assert_eq!(warnings, case.warnings, "{ctx}: warnings {:#?}", policy.warnings());
+            let warnings: Vec<&str> = policy
+                .warnings()
+                .iter()
+                .map(|w| w.kind().as_str())
+                .collect();
+            assert_eq!(
+                warnings,
+                case.warnings,
+                "{ctx}: warnings {:#?}",
+                policy.warnings()
+            );
             seen.extend(policy.warnings().iter().map(|w| w.kind()));
         }
     }

@@ -19,7 +19,10 @@ impl AllowHeaders {
             if policy.credentials() {
                 AllowHeaders::Echo
             } else if headers.lists_authorization() {
-                AllowHeaders::Rendered(Rendered::new(ResponseHeader::AllowHeaders, "*,authorization"))
+                AllowHeaders::Rendered(Rendered::new(
+                    ResponseHeader::AllowHeaders,
+                    "*,authorization",
+                ))
             } else {
                 AllowHeaders::Rendered(Rendered::new(ResponseHeader::AllowHeaders, "*"))
             }

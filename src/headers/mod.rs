@@ -180,10 +180,12 @@ impl<'a> HeaderValueRef<'a> {
                 crate::request::Single::One(line) => Cow::Borrowed(line.bytes),
                 _ => {
                     let mut joined = Vec::new();
+                    let mut first = true;
                     lines.for_each(|line| {
-                        if !joined.is_empty() {
+                        if !first {
                             joined.push(b',');
                         }
+                        first = false;
                         joined.extend_from_slice(line);
                         true
                     });

@@ -8,7 +8,8 @@ use super::{HeaderValueRef, Rendered, ResponseHeader};
 use crate::policy::Policy;
 
 const ORIGIN: &str = "Origin";
-const PREFLIGHT_WITH_ORIGIN: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+const PREFLIGHT_WITH_ORIGIN: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 const PREFLIGHT_ONLY: &str = "Access-Control-Request-Method, Access-Control-Request-Headers";
 
 #[derive(Debug)]
@@ -25,7 +26,11 @@ impl Vary {
             origin: (!independent).then(|| Rendered::new(ResponseHeader::Vary, ORIGIN)),
             preflight: Rendered::new(
                 ResponseHeader::Vary,
-                if independent { PREFLIGHT_ONLY } else { PREFLIGHT_WITH_ORIGIN },
+                if independent {
+                    PREFLIGHT_ONLY
+                } else {
+                    PREFLIGHT_WITH_ORIGIN
+                },
             ),
         }
     }
@@ -105,12 +110,21 @@ mod tests {
     #[test]
     fn merges_without_duplicates() {
         assert_eq!(vary_after(&[], "Origin"), ["Origin"]);
-        assert_eq!(vary_after(&["Accept-Encoding"], "Origin"), ["Accept-Encoding", "Origin"]);
-        assert_eq!(vary_after(&["accept-encoding, origin"], "Origin"), ["accept-encoding, origin"]);
+        assert_eq!(
+            vary_after(&["Accept-Encoding"], "Origin"),
+            ["Accept-Encoding", "Origin"]
+        );
+        assert_eq!(
+            vary_after(&["accept-encoding, origin"], "Origin"),
+            ["accept-encoding, origin"]
+        );
         assert_eq!(vary_after(&["*"], "Origin"), ["*"]);
         assert_eq!(
             vary_after(&["Origin"], PREFLIGHT_WITH_ORIGIN),
-            ["Origin", "Access-Control-Request-Method, Access-Control-Request-Headers"]
+            [
+                "Origin",
+                "Access-Control-Request-Method, Access-Control-Request-Headers"
+            ]
         );
     }
 }

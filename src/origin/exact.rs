@@ -24,14 +24,17 @@ impl ExactMatcher {
         let key = format!("{}://{}", pattern.scheme, pattern.host);
         match pattern.port {
             PortPattern::Any => {
-                self.any_port.insert(key.into_bytes().into_boxed_slice(), entry);
+                self.any_port
+                    .insert(key.into_bytes().into_boxed_slice(), entry);
             }
             PortPattern::Default => {
                 self.full.insert(key.into_bytes().into_boxed_slice(), entry);
             }
             PortPattern::Exact(port) => {
-                self.full
-                    .insert(format!("{key}:{port}").into_bytes().into_boxed_slice(), entry);
+                self.full.insert(
+                    format!("{key}:{port}").into_bytes().into_boxed_slice(),
+                    entry,
+                );
             }
         }
     }

@@ -181,16 +181,14 @@ pub(crate) fn url_ipv4(host: &str) -> Option<[u8; 4]> {
     }
     let mut numbers = Vec::with_capacity(4);
     for part in &parts {
-        let (digits, radix) = if let Some(hex) = part
-            .strip_prefix("0x")
-            .or_else(|| part.strip_prefix("0X"))
-        {
-            (hex, 16)
-        } else if part.len() > 1 && part.starts_with('0') {
-            (&part[1..], 8)
-        } else {
-            (*part, 10)
-        };
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else {
+                (*part, 10)
+            };
         if part.is_empty() {
             return None;
         }
@@ -220,7 +218,10 @@ pub(crate) fn check_canonical_ipv6(inner: &[u8]) -> Result<Ipv6Addr, HostDefect>
     if inner.is_empty() || inner.len() > MAX_IPV6_LITERAL_LEN - 2 {
         return Err(HostDefect::NotCanonicalIpv6);
     }
-    if !inner.iter().all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':') {
+    if !inner
+        .iter()
+        .all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':')
+    {
         return Err(HostDefect::NotCanonicalIpv6);
     }
     // The check above leaves only ASCII, so this cannot fail; a failure is a non-match anyway.
@@ -368,6 +369,9 @@ mod tests {
         assert!(check_canonical_ipv6(b"1::1:1:1:1:1:1").is_err());
         assert!(check_canonical_ipv6(b"::").is_ok());
         assert_eq!(ipv6_to_string("0:0:0:0:0:0:0:1".parse().unwrap()), "::1");
-        assert_eq!(ipv6_to_string("1:0:0:2:0:0:0:3".parse().unwrap()), "1:0:0:2::3");
+        assert_eq!(
+            ipv6_to_string("1:0:0:2:0:0:0:3".parse().unwrap()),
+            "1:0:0:2::3"
+        );
     }
 }

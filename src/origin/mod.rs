@@ -50,10 +50,7 @@ impl OriginMatcher {
             }
         }
         if let Some(set) = policy.regex_set() {
-            matcher.regex = Some(RegexMatcher::new(
-                set.regex.clone(),
-                set.positions.clone(),
-            ));
+            matcher.regex = Some(RegexMatcher::new(set.regex.clone(), set.positions.clone()));
         }
         matcher
     }

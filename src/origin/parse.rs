@@ -350,7 +350,10 @@ mod tests {
         bad("http://[0::1]", OriginDefect::NonCanonicalIp);
         bad("https://exa mple.com", OriginDefect::InvalidHostChar);
         bad("https://exa%41mple.com", OriginDefect::InvalidHostChar);
-        bad("https://example.com, https://a.com", OriginDefect::InvalidHostChar);
+        bad(
+            "https://example.com, https://a.com",
+            OriginDefect::InvalidHostChar,
+        );
         bad("NULL", OriginDefect::Uppercase);
     }
 }

@@ -196,10 +196,13 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
     }
     if let Some(source) = raw.strip_prefix("regex:") {
         if source.is_empty() {
-            return Err(
-                Problem::new(IssueKind::InvalidRegex, "the regex after \"regex:\" is empty")
-                    .hint("write a pattern for the whole origin, e.g. regex:https://[a-z]+\\.example\\.com"),
-            );
+            return Err(Problem::new(
+                IssueKind::InvalidRegex,
+                "the regex after \"regex:\" is empty",
+            )
+            .hint(
+                "write a pattern for the whole origin, e.g. regex:https://[a-z]+\\.example\\.com",
+            ));
         }
         return Ok(ParsedEntry {
             pattern: OriginPattern::Regex(source.to_owned()),
@@ -307,7 +310,9 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
             IssueKind::WildcardOverIp,
             "`*.` stands for subdomains, and an IP address has none",
         )
-        .hint(format!("list the address itself: \"{scheme}://{host}{port_text}\"")));
+        .hint(format!(
+            "list the address itself: \"{scheme}://{host}{port_text}\""
+        )));
     }
     Ok(ParsedEntry {
         pattern: OriginPattern::Tuple(TuplePattern {
@@ -360,10 +365,9 @@ fn check_scheme(raw_scheme: &str, raw: &str) -> Result<String, Problem> {
         )
         .hint("list each scheme, e.g. \"https://example.com\" and \"http://localhost:*\""));
     }
-    let valid = scheme
-        .bytes()
-        .enumerate()
-        .all(|(i, b)| b.is_ascii_lowercase() || (i > 0 && (b.is_ascii_digit() || b"+-.".contains(&b))));
+    let valid = scheme.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_lowercase() || (i > 0 && (b.is_ascii_digit() || b"+-.".contains(&b)))
+    });
     if scheme.is_empty() || !valid || scheme.len() > crate::origin::parse::MAX_SCHEME_LEN {
         return Err(Problem::new(
             IssueKind::InvalidScheme,
@@ -380,7 +384,10 @@ fn check_scheme(raw_scheme: &str, raw: &str) -> Result<String, Problem> {
 fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), Problem> {
     if authority.starts_with('[') {
         let Some(close) = authority.find(']') else {
-            return Err(Problem::new(IssueKind::InvalidIp, "an IPv6 address is missing its ']'"));
+            return Err(Problem::new(
+                IssueKind::InvalidIp,
+                "an IPv6 address is missing its ']'",
+            ));
         };
         let rest = &authority[close + 1..];
         return match rest.strip_prefix(':') {
@@ -425,7 +432,9 @@ fn parse_port(
         return Err(invalid("the port is not a number"));
     }
     if text.len() > 1 && text.starts_with('0') {
-        return Err(invalid("the port has a leading zero, which browsers never send"));
+        return Err(invalid(
+            "the port has a leading zero, which browsers never send",
+        ));
     }
     let value: u32 = text.parse().unwrap_or(u32::MAX);
     if value == 0 {
@@ -436,7 +445,10 @@ fn parse_port(
     }
     let value = value as u16;
     if host::default_port(scheme.as_bytes()) == Some(value) {
-        push_reason(canonicalised, "the scheme's default port, which browsers omit");
+        push_reason(
+            canonicalised,
+            "the scheme's default port, which browsers omit",
+        );
         return Ok(PortPattern::Default);
     }
     Ok(PortPattern::Exact(value))
@@ -469,8 +481,10 @@ fn canonical_host(
     canonicalised: &mut Vec<&'static str>,
 ) -> Result<(String, HostKind), Problem> {
     if raw.is_empty() {
-        return Err(Problem::new(IssueKind::InvalidHost, "the origin has no host")
-            .hint("write a host after \"://\", e.g. \"https://example.com\""));
+        return Err(
+            Problem::new(IssueKind::InvalidHost, "the origin has no host")
+                .hint("write a host after \"://\", e.g. \"https://example.com\""),
+        );
     }
     if let Some(inner) = raw.strip_prefix('[') {
         let inner = inner.strip_suffix(']').unwrap_or(inner);
@@ -507,39 +521,38 @@ fn canonical_host(
         )
         .hint("write the host itself, without %XX escapes"));
     }
-    let ascii = if raw.is_ascii() {
-        let lower = raw.to_ascii_lowercase();
-        if lower != raw {
-            push_reason(canonicalised, "uppercase letters");
-        }
-        if lower.split('.').any(|l| l.starts_with("xn--")) {
-            match to_ascii(&lower) {
-                Ok(checked) if checked == lower => {}
-                _ => {
-                    return Err(Problem::new(
+    let ascii =
+        if raw.is_ascii() {
+            let lower = raw.to_ascii_lowercase();
+            if lower != raw {
+                push_reason(canonicalised, "uppercase letters");
+            }
+            if lower.split('.').any(|l| l.starts_with("xn--")) {
+                match to_ascii(&lower) {
+                    Ok(checked) if checked == lower => {}
+                    _ => return Err(Problem::new(
                         IssueKind::InvalidPunycode,
                         "an xn-- label is not valid Punycode for a valid internationalized label",
                     )
-                    .hint("write the Unicode name instead and let corsgate convert it"))
+                    .hint("write the Unicode name instead and let corsgate convert it")),
                 }
             }
-        }
-        lower
-    } else {
-        match to_ascii(raw) {
-            Ok(ascii) => {
-                push_reason(canonicalised, "a Unicode host, converted to Punycode");
-                ascii
+            lower
+        } else {
+            match to_ascii(raw) {
+                Ok(ascii) => {
+                    push_reason(canonicalised, "a Unicode host, converted to Punycode");
+                    ascii
+                }
+                Err(()) => {
+                    return Err(Problem::new(
+                        IssueKind::InvalidHost,
+                        "not a valid internationalized domain name",
+                    )
+                    .hint("check the name for characters that IDNA disallows"))
+                }
             }
-            Err(()) => {
-                return Err(Problem::new(
-                    IssueKind::InvalidHost,
-                    "not a valid internationalized domain name",
-                )
-                .hint("check the name for characters that IDNA disallows"))
-            }
-        }
-    };
+        };
     match host::check_host(ascii.as_bytes()) {
         Ok(kind) => Ok((ascii, kind)),
         Err(defect) => Err(host_problem(defect, &ascii, scheme, port_text)),
@@ -627,11 +640,23 @@ mod tests {
     fn canonicalises() {
         assert_eq!(canonical("HTTPS://Example.COM/"), "https://example.com");
         assert_eq!(canonical("https://example.com:443"), "https://example.com");
-        assert_eq!(canonical("https://bücher.example"), "https://xn--bcher-kva.example");
-        assert_eq!(canonical("http://[0:0:0:0:0:0:0:1]:8080"), "http://[::1]:8080");
-        assert_eq!(canonical("https://*.Example.com:*"), "https://*.example.com:*");
+        assert_eq!(
+            canonical("https://bücher.example"),
+            "https://xn--bcher-kva.example"
+        );
+        assert_eq!(
+            canonical("http://[0:0:0:0:0:0:0:1]:8080"),
+            "http://[::1]:8080"
+        );
+        assert_eq!(
+            canonical("https://*.Example.com:*"),
+            "https://*.example.com:*"
+        );
         assert_eq!(canonical("http://localhost:*"), "http://localhost:*");
-        assert!(parse_entry("https://example.com").unwrap().canonicalised.is_empty());
+        assert!(parse_entry("https://example.com")
+            .unwrap()
+            .canonicalised
+            .is_empty());
     }
 
     #[test]
@@ -639,9 +664,15 @@ mod tests {
         assert_eq!(kind("https://example.com/app"), IssueKind::OriginHasPath);
         assert_eq!(kind("https://example.com?a"), IssueKind::OriginHasQuery);
         assert_eq!(kind("https://example.com#a"), IssueKind::OriginHasFragment);
-        assert_eq!(kind("https://u:p@example.com"), IssueKind::OriginHasUserinfo);
+        assert_eq!(
+            kind("https://u:p@example.com"),
+            IssueKind::OriginHasUserinfo
+        );
         assert_eq!(kind("https://exa mple.com"), IssueKind::Whitespace);
-        assert_eq!(kind("https://a.*.example.com"), IssueKind::MisplacedWildcard);
+        assert_eq!(
+            kind("https://a.*.example.com"),
+            IssueKind::MisplacedWildcard
+        );
         assert_eq!(kind("https://*example.com"), IssueKind::MisplacedWildcard);
         assert_eq!(kind("https://*.127.0.0.1"), IssueKind::WildcardOverIp);
         assert_eq!(kind("https://example.com:0"), IssueKind::InvalidPort);
@@ -662,13 +693,22 @@ mod tests {
     #[test]
     fn hints_name_the_fix() {
         let p = parse_entry("https://example.com/app").unwrap_err();
-        assert_eq!(p.hint.as_deref(), Some("did you mean \"https://example.com\"?"));
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("did you mean \"https://example.com\"?")
+        );
         let p = parse_entry("http://[::ffff:7f00:1]:8080").unwrap_err();
-        assert_eq!(p.hint.as_deref(), Some("did you mean \"http://127.0.0.1:8080\"?"));
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("did you mean \"http://127.0.0.1:8080\"?")
+        );
         let p = parse_entry("http://010.0.0.1").unwrap_err();
         assert_eq!(p.hint.as_deref(), Some("did you mean \"http://8.0.0.1\"?"));
         let p = parse_entry("localhost:3000").unwrap_err();
-        assert_eq!(p.hint.as_deref(), Some("did you mean \"http://localhost:3000\"?"));
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("did you mean \"http://localhost:3000\"?")
+        );
     }
 
     #[test]

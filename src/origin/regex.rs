@@ -39,8 +39,11 @@ pub(crate) fn check_syntax(source: &str) -> Result<(), Problem> {
         .build(&anchored(source))
         .map(|_| ())
         .map_err(|err| {
-            Problem::new(IssueKind::InvalidRegex, format!("the regex does not compile: {err}"))
-                .hint("regex entries use Rust regex syntax and must match the whole origin")
+            Problem::new(
+                IssueKind::InvalidRegex,
+                format!("the regex does not compile: {err}"),
+            )
+            .hint("regex entries use Rust regex syntax and must match the whole origin")
         })
 }
 
@@ -247,14 +250,15 @@ pub(crate) fn probe(
     }
 
     let mut findings: Vec<Option<Problem>> = vec![None; sources.len()];
-    let flag = |set: &PatternSet, findings: &mut Vec<Option<Problem>>, make: &dyn Fn() -> Problem| {
-        for id in set.iter() {
-            let slot = &mut findings[id.as_usize()];
-            if slot.is_none() {
-                *slot = Some(make());
+    let flag =
+        |set: &PatternSet, findings: &mut Vec<Option<Problem>>, make: &dyn Fn() -> Problem| {
+            for id in set.iter() {
+                let slot = &mut findings[id.as_usize()];
+                if slot.is_none() {
+                    *slot = Some(make());
+                }
             }
-        }
-    };
+        };
 
     // Hosts no configured domain owns.
     let random = random_label();
@@ -486,8 +490,14 @@ mod tests {
         assert!(check_unescaped_dots(r"https://.+").is_ok());
         assert!(check_unescaped_dots(r"https://[a.b]x\.com").is_ok());
         assert!(check_unescaped_dots(r"https://a\..b\.com").is_ok());
-        let hint = check_unescaped_dots("https://www.example.com").unwrap_err().hint.unwrap();
-        assert_eq!(hint, r"escape the dots between labels: regex:https://www\.example\.com");
+        let hint = check_unescaped_dots("https://www.example.com")
+            .unwrap_err()
+            .hint
+            .unwrap();
+        assert_eq!(
+            hint,
+            r"escape the dots between labels: regex:https://www\.example\.com"
+        );
     }
 
     #[test]
@@ -509,7 +519,10 @@ mod tests {
             let regex = Regex::new(&anchored(source)).unwrap();
             let samples = samples(source, 64);
             assert!(!samples.is_empty());
-            assert!(samples.iter().any(|s| regex.is_match(s)), "{source}: {samples:?}");
+            assert!(
+                samples.iter().any(|s| regex.is_match(s)),
+                "{source}: {samples:?}"
+            );
         }
     }
 

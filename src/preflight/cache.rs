@@ -230,7 +230,9 @@ mod tests {
         assert!(Key::new(cache.hasher(), b"PUT", Some(&[b'a'; MAX_KEY_LEN]), false).is_none());
         assert_ne!(
             Key::new(cache.hasher(), b"PUT", None, false).unwrap().words,
-            Key::new(cache.hasher(), b"PUT", Some(b""), false).unwrap().words
+            Key::new(cache.hasher(), b"PUT", Some(b""), false)
+                .unwrap()
+                .words
         );
     }
 }

@@ -337,11 +337,20 @@ mod tests {
         let commas = vec![b','; MAX_REQUEST_HEADERS_EMPTY - 1]; // 16 empty elements
         assert!(names(&[&commas]).is_ok());
         let commas = vec![b','; MAX_REQUEST_HEADERS_EMPTY]; // 17
-        assert_eq!(names(&[&commas]), Err(PreflightDenial::TooManyEmptyElements));
+        assert_eq!(
+            names(&[&commas]),
+            Err(PreflightDenial::TooManyEmptyElements)
+        );
         let many = vec!["x"; MAX_REQUEST_HEADERS_NAMES].join(",");
         assert!(names(&[many.as_bytes()]).is_ok());
         let many = vec!["x"; MAX_REQUEST_HEADERS_NAMES + 1].join(",");
-        assert_eq!(names(&[many.as_bytes()]), Err(PreflightDenial::TooManyRequestHeaders));
-        assert_eq!(names(&[b"a b"]), Err(PreflightDenial::InvalidRequestHeaderName));
+        assert_eq!(
+            names(&[many.as_bytes()]),
+            Err(PreflightDenial::TooManyRequestHeaders)
+        );
+        assert_eq!(
+            names(&[b"a b"]),
+            Err(PreflightDenial::InvalidRequestHeaderName)
+        );
     }
 }

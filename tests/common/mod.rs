@@ -49,7 +49,9 @@ impl TestPolicy {
             .preflight_passthrough(self.preflight_passthrough)
             .dangerously_allow_null_origin(self.dangerously_allow_null_origin)
             .dangerously_allow_insecure_origins(self.dangerously_allow_insecure_origins)
-            .dangerously_allow_public_suffix_wildcards(self.dangerously_allow_public_suffix_wildcards)
+            .dangerously_allow_public_suffix_wildcards(
+                self.dangerously_allow_public_suffix_wildcards,
+            )
             .dangerously_reflect_any_origin_with_credentials(
                 self.dangerously_reflect_any_origin_with_credentials,
             );
@@ -111,13 +113,22 @@ impl TestRequest {
             pairs.push((b"Origin".to_vec(), o.as_bytes().to_vec()));
         }
         if let Some(m) = &self.request_method {
-            pairs.push((b"Access-Control-Request-Method".to_vec(), m.as_bytes().to_vec()));
+            pairs.push((
+                b"Access-Control-Request-Method".to_vec(),
+                m.as_bytes().to_vec(),
+            ));
         }
         for line in &self.request_headers {
-            pairs.push((b"Access-Control-Request-Headers".to_vec(), line.as_bytes().to_vec()));
+            pairs.push((
+                b"Access-Control-Request-Headers".to_vec(),
+                line.as_bytes().to_vec(),
+            ));
         }
         if let Some(p) = &self.private_network {
-            pairs.push((b"Access-Control-Request-Private-Network".to_vec(), p.as_bytes().to_vec()));
+            pairs.push((
+                b"Access-Control-Request-Private-Network".to_vec(),
+                p.as_bytes().to_vec(),
+            ));
         }
         pairs
     }
@@ -179,9 +190,12 @@ pub fn tables() -> Vec<(String, Table)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("readable table");
-            let table: Table = toml::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), table)
+            let table: Table =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                table,
+            )
         })
         .collect()
 }
@@ -225,7 +239,11 @@ pub fn engine_pairs(cors: &Cors, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]) -> 
 }
 
 /// The engine, fed through an `http::HeaderMap` (when every value is a valid header value).
-pub fn engine_header_map(cors: &Cors, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]) -> Option<Observed> {
+pub fn engine_header_map(
+    cors: &Cors,
+    method: &str,
+    pairs: &[(Vec<u8>, Vec<u8>)],
+) -> Option<Observed> {
     let method = http::Method::from_bytes(method.as_bytes()).ok()?;
     let mut map = http::HeaderMap::new();
     for (n, v) in pairs {
@@ -233,7 +251,9 @@ pub fn engine_header_map(cors: &Cors, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]
         let value = http::HeaderValue::from_bytes(v).ok()?;
         map.append(name, value);
     }
-    Some(observe(&cors.decide(&CorsRequest::from_headers(&method, &map))))
+    Some(observe(
+        &cors.decide(&CorsRequest::from_headers(&method, &map)),
+    ))
 }
 
 /// The engine, fed through the raw setters.
@@ -265,5 +285,7 @@ pub fn engine_raw(cors: &Cors, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]) -> Ob
 
 pub fn reference(policy: &Policy, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]) -> Observed {
     let borrowed: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    Reference::new(policy).decide(method.as_bytes(), &borrowed).into()
+    Reference::new(policy)
+        .decide(method.as_bytes(), &borrowed)
+        .into()
 }

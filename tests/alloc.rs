@@ -1,0 +1,225 @@
+//! `decide` performs no heap allocation: actual requests allowed and denied (exact, wildcard,
+//! regex, malformed), preflights from the verdict cache and not, fed from raw bytes and from a
+//! `HeaderMap`. Counted with a global allocator that counts on this thread only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use corsgate::{Cors, CorsRequest, Policy};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn the_counter_counts() {
+    let n = allocations_during(|| {
+        let v: Vec<u8> = Vec::with_capacity(16);
+        std::hint::black_box(v);
+    });
+    assert_eq!(n, 1);
+}
+
+fn cors() -> Cors {
+    Cors::new(
+        Policy::builder()
+            .origins([
+                "https://app.example.com",
+                "https://*.example.org",
+                "http://localhost:*",
+                r"regex:https://pr-[0-9]+\.preview\.example\.net",
+            ])
+            .methods(["GET", "PUT", "DELETE"])
+            .allow_headers([
+                "content-type",
+                "x-token",
+                "authorization",
+                "x-a",
+                "x-b",
+                "x-c",
+                "x-d",
+                "x-e",
+                "x-f",
+            ])
+            .expose_headers(["x-request-id"])
+            .credentials(true)
+            .max_age(600)
+            .build()
+            .expect("valid policy"),
+    )
+}
+
+/// Decides, and touches every part of the decision a gateway reads without writing it out.
+fn decide(cors: &Cors, request: &CorsRequest<'_>) -> (bool, usize) {
+    let decision = cors.decide(request);
+    let headers = decision.headers().map(|(_, v)| v.is_echo() as usize).sum();
+    (
+        decision.is_allowed() && decision.status().is_some() == decision.is_allowed(),
+        headers,
+    )
+}
+
+#[test]
+fn decide_does_not_allocate() {
+    let cors = cors();
+    let actual: Vec<(&[u8], bool)> = vec![
+        (b"https://app.example.com", true),
+        (b"https://a.b.example.org", true),
+        (b"http://localhost:3000", true),
+        (b"https://pr-42.preview.example.net", true),
+        (b"https://evil.example", false),
+        (b"https://app.example.com/", false),
+        (b"null", false),
+        (b"not an origin at all", false),
+        (b"https://example.org", false),
+        (b"https://pr-x.preview.example.net", false),
+    ];
+    let hostile: Vec<String> = (0..1_000)
+        .map(|i| format!("content-type,x-unknown-{i}"))
+        .collect();
+    let allowed_lines: Vec<String> = (0..1_000)
+        .map(|i| ["content-type", "x-token", "x-a", "x-b", "x-c"][..1 + i % 5].join(","))
+        .collect();
+
+    // Warm-up: the first decision on a thread registers it with arc-swap and creates its regex
+    // search cache; neither happens again.
+    for (origin, _) in &actual {
+        decide(&cors, &CorsRequest::new(b"GET").origin(origin));
+    }
+
+    for (origin, allowed) in &actual {
+        let request = CorsRequest::new(b"GET").origin(origin);
+        let n = allocations_during(|| {
+            let decision = cors.decide(&request);
+            assert_eq!(
+                decision.is_allowed(),
+                *allowed,
+                "{}",
+                String::from_utf8_lossy(origin)
+            );
+            let _ = decision.headers().count();
+        });
+        assert_eq!(
+            n,
+            0,
+            "actual request from {}",
+            String::from_utf8_lossy(origin)
+        );
+    }
+
+    // Uncached preflights: every request-headers value is new, allowed or not.
+    for lines in [&allowed_lines, &hostile] {
+        let n = allocations_during(|| {
+            for (i, line) in lines.iter().enumerate().take(300) {
+                let headers = [line.as_bytes()];
+                let request = CorsRequest::new(b"OPTIONS")
+                    .origin(b"https://app.example.com")
+                    .request_method(if i % 2 == 0 { b"PUT" } else { b"PATCH" })
+                    .request_headers(&headers);
+                let decision = cors.decide(&request);
+                let _ = decision.headers().count();
+            }
+        });
+        assert_eq!(n, 0, "uncached preflights");
+    }
+
+    // Cached preflights: the same value again and again.
+    let headers: [&[u8]; 1] = [b"content-type,x-token"];
+    let request = CorsRequest::new(b"OPTIONS")
+        .origin(b"https://app.example.com")
+        .request_method(b"PUT")
+        .request_headers(&headers);
+    assert!(cors.decide(&request).is_allowed());
+    let n = allocations_during(|| {
+        for _ in 0..1_000 {
+            assert!(cors.decide(&request).is_allowed());
+        }
+    });
+    assert_eq!(n, 0, "cached preflights");
+
+    // Denied preflight (origin), and several request-headers lines (never cached).
+    let lines: [&[u8]; 3] = [b"content-type", b" x-token , x-a", b""];
+    let n = allocations_during(|| {
+        let denied = CorsRequest::new(b"OPTIONS")
+            .origin(b"https://evil.example")
+            .request_method(b"PUT");
+        assert!(!cors.decide(&denied).is_allowed());
+        let multi = CorsRequest::new(b"OPTIONS")
+            .origin(b"https://app.example.com")
+            .request_method(b"PUT")
+            .request_headers(&lines);
+        assert!(cors.decide(&multi).is_allowed());
+    });
+    assert_eq!(n, 0, "denied and multi-line preflights");
+}
+
+#[test]
+fn decide_from_a_header_map_does_not_allocate() {
+    let cors = cors();
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        http::header::ORIGIN,
+        http::HeaderValue::from_static("https://app.example.com"),
+    );
+    map.insert(
+        http::header::ACCESS_CONTROL_REQUEST_METHOD,
+        http::HeaderValue::from_static("PUT"),
+    );
+    map.insert(
+        http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+        http::HeaderValue::from_static("content-type"),
+    );
+    let get = http::Method::GET;
+    let options = http::Method::OPTIONS;
+    decide(&cors, &CorsRequest::from_headers(&get, &map));
+    let n = allocations_during(|| {
+        for method in [&get, &options, &options] {
+            let decision = cors.decide(&CorsRequest::from_headers(method, &map));
+            assert!(decision.is_allowed());
+            let _ = decision.headers().count();
+        }
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn writing_http1_into_a_reserved_buffer_does_not_allocate() {
+    let cors = cors();
+    let request = CorsRequest::new(b"GET").origin(b"https://app.example.com");
+    let mut out = Vec::with_capacity(1024);
+    cors.decide(&request).write_http1(&mut out);
+    out.clear();
+    let n = allocations_during(|| cors.decide(&request).write_http1(&mut out));
+    assert_eq!(n, 0);
+    assert!(out.starts_with(b"Access-Control-Allow-Origin: https://app.example.com\r\n"));
+}
