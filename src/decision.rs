@@ -317,6 +317,25 @@ impl<'r> Decision<'r> {
         }
     }
 
+    /// A one-line reason, cheap to produce (no scan of the allowlist): which entry matched, or
+    /// why the request was refused. [`explain`](Decision::explain) says more.
+    pub fn reason(&self) -> String {
+        let policy = &self.generation.policy;
+        match self.outcome.verdict {
+            Ok(Grant::NotCors) => "not a CORS request (no Origin)".to_owned(),
+            Ok(Grant::Entry(i)) => match policy.origins().get(i as usize) {
+                Some(entry) => format!("origin matches {entry}"),
+                None => "origin allowed".to_owned(),
+            },
+            Ok(Grant::AnyOrigin) => "any origin is allowed (*)".to_owned(),
+            Ok(Grant::ReflectAny) => {
+                "any origin is reflected (dangerously_reflect_any_origin_with_credentials)"
+                    .to_owned()
+            }
+            Err(reason) => reason.to_string(),
+        }
+    }
+
     /// Why: which entry matched, or why nothing did, with near misses.
     pub fn explain(&self) -> Explanation {
         Explanation::new(

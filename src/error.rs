@@ -255,7 +255,10 @@ pub struct Issue {
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
     pub(crate) location: Option<Location>,
+    /// The environment whose effective policy was being validated.
     pub(crate) environment: Option<String>,
+    /// The environment section the offending value is written in (`None`: the base policy).
+    pub(crate) section: Option<String>,
 }
 
 impl Issue {
@@ -270,6 +273,7 @@ impl Issue {
             hint: None,
             location: None,
             environment: None,
+            section: None,
         }
     }
 
@@ -302,8 +306,9 @@ impl Issue {
     }
 
     #[cfg_attr(not(feature = "file"), allow(dead_code))]
-    pub(crate) fn in_environment(mut self, name: &str) -> Issue {
+    pub(crate) fn in_section(mut self, name: &str) -> Issue {
         self.environment = Some(name.to_owned());
+        self.section = Some(name.to_owned());
         self
     }
 
@@ -343,22 +348,30 @@ impl Issue {
     pub fn location(&self) -> Option<&Location> {
         self.location.as_ref()
     }
-    /// The environment section the issue belongs to, if any.
+    /// The environment whose effective policy (base plus that environment's section) was being
+    /// validated when the issue was found, if any.
     pub fn environment(&self) -> Option<&str> {
         self.environment.as_deref()
     }
 
-    /// `origins[2]` or `methods`, prefixed by `environments.NAME.` where relevant.
+    /// The environment section the offending value is written in; `None` for the base policy.
+    pub fn section(&self) -> Option<&str> {
+        self.section.as_deref()
+    }
+
+    /// `origins[2]` or `methods`, prefixed by `environments.NAME.` for values written in an
+    /// environment section.
     pub fn path(&self) -> String {
+        let whole = matches!(self.field, Field::Environments | Field::Document);
         let mut path = String::new();
-        if let Some(env) = &self.environment {
+        if let Some(env) = &self.section {
             path.push_str("environments.");
             path.push_str(env);
-            if self.field != Field::Environments {
+            if !whole {
                 path.push('.');
             }
         }
-        if !(self.environment.is_some() && self.field == Field::Environments) {
+        if !whole || self.section.is_none() && self.field == Field::Environments {
             path.push_str(self.field.as_str());
         }
         if let Some(i) = self.index {
@@ -376,17 +389,22 @@ impl fmt::Display for Issue {
         if let Some(location) = &self.location {
             write!(f, "{location}: ")?;
         }
-        write!(
-            f,
-            "{}[{}]: {}",
-            self.severity.as_str(),
-            self.kind,
-            self.path()
-        )?;
-        if let Some(value) = &self.value {
-            write!(f, " {value:?}")?;
+        write!(f, "{}[{}]: ", self.severity.as_str(), self.kind)?;
+        // Document-level issues (syntax, unknown fields, environments) say it all in the message.
+        let whole = matches!(self.field, Field::Document | Field::Environments);
+        if !whole || self.section.is_some() {
+            f.write_str(&self.path())?;
+            if let (Some(value), false) = (&self.value, whole) {
+                write!(f, " {value:?}")?;
+            }
+            f.write_str(": ")?;
         }
-        write!(f, ": {}", self.message)?;
+        f.write_str(&self.message)?;
+        if let Some(env) = &self.environment {
+            if self.section.as_deref() != Some(env) {
+                write!(f, " (in environment {env})")?;
+            }
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

@@ -109,6 +109,8 @@ mod decision;
 mod engine;
 mod error;
 mod explain;
+#[cfg(feature = "file")]
+pub mod file;
 mod header_name;
 pub mod headers;
 mod method;

@@ -468,6 +468,11 @@ impl Policy {
         &self.warnings
     }
 
+    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    pub(crate) fn set_warnings(&mut self, warnings: Vec<Issue>) {
+        self.warnings = warnings;
+    }
+
     pub(crate) fn regex_set(&self) -> Option<&RegexSet> {
         self.regex.as_ref()
     }

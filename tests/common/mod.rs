@@ -7,34 +7,42 @@ use std::path::PathBuf;
 
 use corsgate::reference::{Reference, ReferenceDecision};
 use corsgate::{Cors, CorsRequest, Policy, PolicyBuilder, PolicyError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// A policy as the case tables write it (the policy file's field names).
-#[derive(Clone, Debug, Default, Deserialize)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A policy as the case tables write it (the policy file's field names). Serialises to the
+/// same fields, so the CLI tests can write the tables out as policy files.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestPolicy {
     #[serde(default)]
     pub origins: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_headers: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expose_headers: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub credentials: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub private_network: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight_status: Option<u16>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub preflight_passthrough: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub dangerously_allow_null_origin: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub dangerously_allow_insecure_origins: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub dangerously_allow_public_suffix_wildcards: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub dangerously_reflect_any_origin_with_credentials: bool,
 }
 

@@ -1,0 +1,126 @@
+//! `corsgate`: check policy files, explain decisions, decide requests in bulk, and serve a CORS
+//! gateway.
+
+mod check;
+mod decide;
+mod explain;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use corsgate::{IssueKind, PolicyError};
+
+/// Exit status: everything valid / done.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the policy is invalid (or has warnings under `--strict`).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "corsgate", version, about = "CORS for HTTP gateways: check, explain, decide", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a policy file: the base policy and every environment (or just one).
+    ///
+    /// Exit status: 0 valid, 1 invalid (or warnings with --strict), 2 usage or I/O error.
+    /// CORSGATE_ENV is ignored: every environment is checked unless --env names one.
+    Check {
+        /// The policy file (TOML, or JSON when it ends in .json).
+        policy: PathBuf,
+        /// Check this environment only.
+        #[arg(long)]
+        env: Option<String>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Show the decision for one request, the headers corsgate would send, and why.
+    Explain {
+        /// The policy file.
+        policy: PathBuf,
+        /// The environment (default: CORSGATE_ENV, else the base policy).
+        #[arg(long)]
+        env: Option<String>,
+        /// The request's Origin header.
+        #[arg(long)]
+        origin: String,
+        /// The request method; with --preflight, the method the preflight asks for.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A request header the page sends (repeatable); with --preflight, listed in
+        /// Access-Control-Request-Headers the way browsers do.
+        #[arg(long = "request-header", value_name = "H")]
+        request_headers: Vec<String>,
+        /// Explain the preflight (OPTIONS) a browser sends first.
+        #[arg(long)]
+        preflight: bool,
+    },
+    /// Decide requests read as JSON Lines on standard input; write one JSON line per request.
+    Decide {
+        /// The policy file.
+        policy: PathBuf,
+        /// The environment (default: CORSGATE_ENV, else the base policy).
+        #[arg(long)]
+        env: Option<String>,
+    },
+}
+
+/// Prints a policy error the way `check` does and returns the exit status for it.
+pub fn report_policy_error(err: &PolicyError) -> u8 {
+    for issue in err.issues() {
+        eprintln!("{issue}");
+    }
+    if err
+        .errors()
+        .all(|i| matches!(i.kind(), IssueKind::Io | IssueKind::UnknownEnvironment))
+    {
+        EXIT_USAGE
+    } else {
+        EXIT_INVALID
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Check {
+            policy,
+            env,
+            strict,
+            format,
+        } => check::run(&policy, env.as_deref(), strict, format),
+        Command::Explain {
+            policy,
+            env,
+            origin,
+            method,
+            request_headers,
+            preflight,
+        } => explain::run(
+            &policy,
+            env.as_deref(),
+            &origin,
+            &method,
+            &request_headers,
+            preflight,
+        ),
+        Command::Decide { policy, env } => decide::run(&policy, env.as_deref()),
+    };
+    ExitCode::from(status)
+}

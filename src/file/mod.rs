@@ -1,0 +1,753 @@
+//! Policy files (feature `file`): TOML, or JSON when the file name ends in `.json`, with the
+//! builder's field names, and `[environments.NAME]` sections whose `origins` are added to the
+//! base list and whose other fields override it.
+//!
+//! Every problem — syntax, unknown fields (with a "did you mean"), wrong types, and every
+//! policy issue of the base and of each environment — is reported with `file:line:column`.
+//!
+//! # Example
+//! ```
+//! use corsgate::file::{Format, PolicyFile};
+//!
+//! let file = PolicyFile::parse(
+//!     r#"
+//! origins = ["https://myapp.com", "https://*.myapp.com"]
+//! credentials = true
+//!
+//! [environments.development]
+//! origins = ["http://localhost:*"]
+//! "#,
+//!     "policy.toml",
+//!     Format::Toml,
+//! )?;
+//! assert_eq!(file.environments(), ["development"]);
+//! let dev = file.policy(Some("development"))?;
+//! assert_eq!(dev.origins().len(), 3);
+//!
+//! let err = file.policy(Some("production")).unwrap_err();
+//! assert_eq!(err.kind(), corsgate::IssueKind::UnknownEnvironment);
+//! # Ok::<(), corsgate::PolicyError>(())
+//! ```
+
+mod tree;
+
+use std::path::Path;
+
+use tree::{line_column, Node, Spanned};
+
+use crate::error::{Field, Issue, IssueKind, Location, PolicyError};
+use crate::policy::{Policy, PolicyBuilder};
+
+/// The environment variable that names the active environment when no argument does.
+pub const ENV_VAR: &str = "CORSGATE_ENV";
+
+/// A policy file's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (the default).
+    Toml,
+    /// JSON.
+    Json,
+}
+
+impl Format {
+    /// JSON for names ending in `.json` (any case), TOML otherwise.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => Format::Json,
+            _ => Format::Toml,
+        }
+    }
+}
+
+/// The active environment: the argument if given, else `CORSGATE_ENV` if set and not empty.
+pub fn active_environment(argument: Option<&str>) -> Option<String> {
+    argument
+        .map(str::to_owned)
+        .or_else(|| std::env::var(ENV_VAR).ok().filter(|v| !v.trim().is_empty()))
+}
+
+type List = Spanned<Vec<Spanned<String>>>;
+
+/// One section's fields, each with where it was written.
+#[derive(Clone, Debug, Default)]
+struct Section {
+    span: std::ops::Range<usize>,
+    origins: Option<List>,
+    methods: Option<List>,
+    allow_headers: Option<List>,
+    expose_headers: Option<List>,
+    credentials: Option<Spanned<bool>>,
+    max_age: Option<Spanned<i64>>,
+    private_network: Option<Spanned<bool>>,
+    preflight_status: Option<Spanned<i64>>,
+    preflight_passthrough: Option<Spanned<bool>>,
+    dangerously_allow_null_origin: Option<Spanned<bool>>,
+    dangerously_allow_insecure_origins: Option<Spanned<bool>>,
+    dangerously_allow_public_suffix_wildcards: Option<Spanned<bool>>,
+    dangerously_reflect_any_origin_with_credentials: Option<Spanned<bool>>,
+}
+
+const FIELDS: [Field; 13] = [
+    Field::Origins,
+    Field::Methods,
+    Field::AllowHeaders,
+    Field::ExposeHeaders,
+    Field::Credentials,
+    Field::MaxAge,
+    Field::PrivateNetwork,
+    Field::PreflightStatus,
+    Field::PreflightPassthrough,
+    Field::DangerouslyAllowNullOrigin,
+    Field::DangerouslyAllowInsecureOrigins,
+    Field::DangerouslyAllowPublicSuffixWildcards,
+    Field::DangerouslyReflectAnyOriginWithCredentials,
+];
+
+impl Section {
+    /// The byte offset of a field's value (or, for a list element, of that element).
+    fn span_of(&self, field: Field, index: Option<usize>) -> Option<usize> {
+        let list = |l: &Option<List>| {
+            l.as_ref()
+                .map(|l| match index.and_then(|i| l.value.get(i)) {
+                    Some(item) => item.span.start,
+                    None => l.span.start,
+                })
+        };
+        let one = |s: Option<std::ops::Range<usize>>| s.map(|s| s.start);
+        match field {
+            Field::Origins => list(&self.origins),
+            Field::Methods => list(&self.methods),
+            Field::AllowHeaders => list(&self.allow_headers),
+            Field::ExposeHeaders => list(&self.expose_headers),
+            Field::Credentials => one(self.credentials.as_ref().map(|s| s.span.clone())),
+            Field::MaxAge => one(self.max_age.as_ref().map(|s| s.span.clone())),
+            Field::PrivateNetwork => one(self.private_network.as_ref().map(|s| s.span.clone())),
+            Field::PreflightStatus => one(self.preflight_status.as_ref().map(|s| s.span.clone())),
+            Field::PreflightPassthrough => {
+                one(self.preflight_passthrough.as_ref().map(|s| s.span.clone()))
+            }
+            Field::DangerouslyAllowNullOrigin => one(self
+                .dangerously_allow_null_origin
+                .as_ref()
+                .map(|s| s.span.clone())),
+            Field::DangerouslyAllowInsecureOrigins => one(self
+                .dangerously_allow_insecure_origins
+                .as_ref()
+                .map(|s| s.span.clone())),
+            Field::DangerouslyAllowPublicSuffixWildcards => one(self
+                .dangerously_allow_public_suffix_wildcards
+                .as_ref()
+                .map(|s| s.span.clone())),
+            Field::DangerouslyReflectAnyOriginWithCredentials => one(self
+                .dangerously_reflect_any_origin_with_credentials
+                .as_ref()
+                .map(|s| s.span.clone())),
+            Field::Environments | Field::Document => None,
+        }
+    }
+
+    /// Whether this section sets the field.
+    fn sets(&self, field: Field) -> bool {
+        self.span_of(field, None).is_some()
+    }
+
+    fn origins_len(&self) -> usize {
+        self.origins.as_ref().map_or(0, |l| l.value.len())
+    }
+
+    /// Applies this section to a builder: as the base, or as an environment on top of it.
+    fn apply(&self, b: &mut PolicyBuilder, is_environment: bool) {
+        let strings = |l: &List| l.value.iter().map(|s| s.value.clone()).collect::<Vec<_>>();
+        if let Some(o) = &self.origins {
+            if is_environment {
+                for s in strings(o) {
+                    b.origin(s);
+                }
+            } else {
+                b.origins(strings(o));
+            }
+        }
+        if let Some(m) = &self.methods {
+            b.methods(strings(m));
+        }
+        if let Some(h) = &self.allow_headers {
+            b.allow_headers(strings(h));
+        }
+        if let Some(h) = &self.expose_headers {
+            b.expose_headers(strings(h));
+        }
+        if let Some(v) = &self.credentials {
+            b.credentials(v.value);
+        }
+        if let Some(v) = &self.max_age {
+            b.max_age_raw(Some(v.value));
+        }
+        if let Some(v) = &self.private_network {
+            b.private_network(v.value);
+        }
+        if let Some(v) = &self.preflight_status {
+            b.preflight_status_raw(Some(v.value));
+        }
+        if let Some(v) = &self.preflight_passthrough {
+            b.preflight_passthrough(v.value);
+        }
+        if let Some(v) = &self.dangerously_allow_null_origin {
+            b.dangerously_allow_null_origin(v.value);
+        }
+        if let Some(v) = &self.dangerously_allow_insecure_origins {
+            b.dangerously_allow_insecure_origins(v.value);
+        }
+        if let Some(v) = &self.dangerously_allow_public_suffix_wildcards {
+            b.dangerously_allow_public_suffix_wildcards(v.value);
+        }
+        if let Some(v) = &self.dangerously_reflect_any_origin_with_credentials {
+            b.dangerously_reflect_any_origin_with_credentials(v.value);
+        }
+    }
+}
+
+/// A parsed policy file: the base section and its environments, each field with its position.
+#[derive(Clone, Debug)]
+pub struct PolicyFile {
+    path: String,
+    text: String,
+    base: Section,
+    environments: Vec<(Spanned<String>, Section)>,
+}
+
+/// The outcome of validating a file: one result per validated policy (the base, and each
+/// environment), and every issue found, deduplicated, in file order.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// `(None, …)` for the base policy, `(Some(name), …)` for an environment.
+    pub results: Vec<(Option<String>, Result<Policy, PolicyError>)>,
+    /// Every error and warning, once each.
+    pub issues: Vec<Issue>,
+}
+
+impl CheckReport {
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.issues.iter().filter(|i| i.is_error()).count()
+    }
+    /// Number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.issues.iter().filter(|i| !i.is_error()).count()
+    }
+}
+
+impl PolicyFile {
+    /// Reads and parses a file; JSON when its name ends in `.json`.
+    pub fn load(path: impl AsRef<Path>) -> Result<PolicyFile, PolicyError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PolicyError::new(vec![Issue::error(
+                IssueKind::Io,
+                Field::Document,
+                format!("cannot read {label}: {e}"),
+            )
+            .with_location(Location {
+                file: label.clone(),
+                line: 1,
+                column: 1,
+            })])
+        })?;
+        PolicyFile::parse(&text, &label, Format::from_path(path))
+    }
+
+    /// Parses policy text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &str, format: Format) -> Result<PolicyFile, PolicyError> {
+        let mut file = PolicyFile {
+            path: path.to_owned(),
+            text: text.to_owned(),
+            base: Section::default(),
+            environments: Vec::new(),
+        };
+        let root = match format {
+            Format::Toml => tree::parse_toml(text),
+            Format::Json => tree::parse_json(text),
+        };
+        let root = match root {
+            Ok(root) => root,
+            Err(errors) => {
+                let issues = errors
+                    .into_iter()
+                    .map(|e| {
+                        let kind = match format {
+                            Format::Toml => "TOML",
+                            Format::Json => "JSON",
+                        };
+                        Issue::error(
+                            IssueKind::Syntax,
+                            Field::Document,
+                            format!("invalid {kind}: {}", e.message),
+                        )
+                        .with_location(file.location(e.offset))
+                    })
+                    .collect();
+                return Err(PolicyError::new(issues));
+            }
+        };
+        let mut issues = Vec::new();
+        let Node::Table(members) = root.value else {
+            issues.push(
+                Issue::error(
+                    IssueKind::WrongType,
+                    Field::Document,
+                    format!(
+                        "a policy is a table of fields, not {}",
+                        root.value.type_name()
+                    ),
+                )
+                .with_location(file.location(root.span.start)),
+            );
+            return Err(PolicyError::new(issues));
+        };
+        file.base = file.read_section(&members, root.span.clone(), None, &mut issues);
+        if issues.iter().any(Issue::is_error) {
+            return Err(PolicyError::new(issues));
+        }
+        Ok(file)
+    }
+
+    /// The environments the file defines, in file order.
+    pub fn environments(&self) -> Vec<&str> {
+        self.environments
+            .iter()
+            .map(|(n, _)| n.value.as_str())
+            .collect()
+    }
+
+    /// The path given when loading.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn location(&self, offset: usize) -> Location {
+        let (line, column) = line_column(&self.text, offset);
+        Location {
+            file: self.path.clone(),
+            line,
+            column,
+        }
+    }
+
+    fn environment(&self, name: &str) -> Result<&Section, PolicyError> {
+        if let Some((_, section)) = self.environments.iter().find(|(n, _)| n.value == name) {
+            return Ok(section);
+        }
+        let known = self.environments();
+        let mut issue = Issue::error(
+            IssueKind::UnknownEnvironment,
+            Field::Environments,
+            format!(
+                "the file defines no environment {name:?}; it defines {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        )
+        .value(name)
+        .with_location(self.location(0));
+        if let Some(best) = did_you_mean(name, known.iter().copied()) {
+            issue = issue.hint(format!("did you mean {best:?}?"));
+        } else if !known.is_empty() {
+            issue = issue.hint(format!("use one of: {}", known.join(", ")));
+        } else {
+            issue = issue.hint("add an [environments.NAME] section, or run without an environment");
+        }
+        Err(PolicyError::new(vec![issue]))
+    }
+
+    /// The settings of the base policy, or of the base with an environment applied.
+    pub fn builder(&self, environment: Option<&str>) -> Result<PolicyBuilder, PolicyError> {
+        let mut b = PolicyBuilder::new();
+        self.base.apply(&mut b, false);
+        if let Some(name) = environment {
+            self.environment(name)?.apply(&mut b, true);
+        }
+        Ok(b)
+    }
+
+    /// Builds the effective policy of the base, or of an environment. Every issue carries its
+    /// `file:line:column`; those of an environment name it.
+    pub fn policy(&self, environment: Option<&str>) -> Result<Policy, PolicyError> {
+        let env = match environment {
+            Some(name) => Some((name, self.environment(name)?)),
+            None => None,
+        };
+        let builder = self.builder(environment)?;
+        match builder.build() {
+            Ok(mut policy) => {
+                let located: Vec<Issue> = policy
+                    .warnings()
+                    .iter()
+                    .cloned()
+                    .map(|i| self.locate(i, env))
+                    .collect();
+                policy.set_warnings(located);
+                Ok(policy)
+            }
+            Err(err) => Err(PolicyError::new(
+                err.into_issues()
+                    .into_iter()
+                    .map(|i| self.locate(i, env))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Adds the position (and environment) of the value an issue is about.
+    fn locate(&self, mut issue: Issue, env: Option<(&str, &Section)>) -> Issue {
+        let mut section = &self.base;
+        let mut in_env = false;
+        if let Some((_, env_section)) = env {
+            let base_origins = self.base.origins_len();
+            if issue.field == Field::Origins {
+                if let Some(i) = issue.index {
+                    if i >= base_origins {
+                        section = env_section;
+                        in_env = true;
+                        issue.index = Some(i - base_origins);
+                    }
+                } else if env_section.sets(Field::Origins) && !self.base.sets(Field::Origins) {
+                    section = env_section;
+                    in_env = true;
+                }
+            } else if env_section.sets(issue.field) {
+                section = env_section;
+                in_env = true;
+            }
+        }
+        let offset = section
+            .span_of(issue.field, issue.index)
+            .unwrap_or(section.span.start);
+        issue.location = Some(self.location(offset));
+        if let Some((name, _)) = env {
+            issue.environment = Some(name.to_owned());
+            if in_env {
+                issue.section = Some(name.to_owned());
+            }
+        }
+        issue
+    }
+
+    /// Validates the base policy (unless it is empty and environments add the origins) and
+    /// every environment — or, with `Some(name)`, that environment only.
+    pub fn check(&self, environment: Option<&str>) -> CheckReport {
+        let mut results = Vec::new();
+        match environment {
+            Some(name) => results.push((Some(name.to_owned()), self.policy(Some(name)))),
+            None => {
+                if self.base.origins_len() > 0 || self.environments.is_empty() {
+                    results.push((None, self.policy(None)));
+                }
+                for name in self.environments() {
+                    results.push((Some(name.to_owned()), self.policy(Some(name))));
+                }
+            }
+        }
+        let mut issues: Vec<Issue> = Vec::new();
+        for (_, result) in &results {
+            let found: Vec<Issue> = match result {
+                Ok(policy) => policy.warnings().to_vec(),
+                Err(err) => err.issues().to_vec(),
+            };
+            for issue in found {
+                // The same value reported by the base and by an environment that inherits it
+                // is one problem: keep the first report.
+                let duplicate = issues.iter().any(|seen| {
+                    seen.kind == issue.kind
+                        && seen.location == issue.location
+                        && seen.message == issue.message
+                        && seen.section == issue.section
+                });
+                if !duplicate {
+                    issues.push(issue);
+                }
+            }
+        }
+        issues.sort_by(|a, b| {
+            let key = |i: &Issue| i.location.as_ref().map(|l| (l.line, l.column));
+            key(a).cmp(&key(b))
+        });
+        CheckReport { results, issues }
+    }
+
+    fn read_section(
+        &mut self,
+        members: &[(Spanned<String>, Spanned<Node>)],
+        span: std::ops::Range<usize>,
+        environment: Option<&str>,
+        issues: &mut Vec<Issue>,
+    ) -> Section {
+        let mut section = Section {
+            span,
+            ..Section::default()
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, value) in members {
+            let name = key.value.as_str();
+            let place = |issue: Issue| {
+                let issue = issue.with_location(self.location(key.span.start));
+                match environment {
+                    Some(env) => issue.in_section(env),
+                    None => issue,
+                }
+            };
+            if seen.contains(&name) {
+                issues.push(place(
+                    Issue::error(
+                        IssueKind::Syntax,
+                        Field::Document,
+                        format!("{name} is given twice"),
+                    )
+                    .value(name)
+                    .hint("keep one"),
+                ));
+                continue;
+            }
+            seen.push(name);
+            if name == "environments" && environment.is_none() {
+                self.read_environments(value, issues);
+                continue;
+            }
+            let Some(field) = FIELDS.iter().copied().find(|f| f.as_str() == name) else {
+                let mut known: Vec<&str> = FIELDS.iter().map(|f| f.as_str()).collect();
+                if environment.is_none() {
+                    known.push("environments");
+                }
+                let mut issue = Issue::error(
+                    IssueKind::UnknownField,
+                    Field::Document,
+                    format!("unknown field {name:?}"),
+                )
+                .value(name);
+                issue = match did_you_mean(name, known.iter().copied()) {
+                    Some(best) => issue.hint(format!("did you mean {best:?}?")),
+                    None => issue.hint(format!("the fields are: {}", known.join(", "))),
+                };
+                issues.push(place(issue));
+                continue;
+            };
+            let wrong = |expected: &str, example: &str| {
+                let issue = Issue::error(
+                    IssueKind::WrongType,
+                    field,
+                    format!("expected {expected}, found {}", value.value.type_name()),
+                )
+                .hint(format!("for example: {name} = {example}"))
+                .with_location(self.location(value.span.start));
+                match environment {
+                    Some(env) => issue.in_section(env),
+                    None => issue,
+                }
+            };
+            match field {
+                Field::Origins | Field::Methods | Field::AllowHeaders | Field::ExposeHeaders => {
+                    let example = match field {
+                        Field::Origins => "[\"https://app.example.com\"]",
+                        Field::Methods => "[\"GET\", \"PUT\"]",
+                        Field::AllowHeaders => "[\"Content-Type\"]",
+                        _ => "[\"X-Request-Id\"]",
+                    };
+                    let Node::Array(items) = &value.value else {
+                        issues.push(wrong("a list of strings", example));
+                        continue;
+                    };
+                    let mut list = Vec::with_capacity(items.len());
+                    for item in items {
+                        match &item.value {
+                            Node::Str(s) => list.push(Spanned {
+                                value: s.clone(),
+                                span: item.span.clone(),
+                            }),
+                            other => {
+                                let issue = Issue::error(
+                                    IssueKind::WrongType,
+                                    field,
+                                    format!("expected a string, found {}", other.type_name()),
+                                )
+                                .at(list.len())
+                                .hint("quote it")
+                                .with_location(self.location(item.span.start));
+                                issues.push(match environment {
+                                    Some(env) => issue.in_section(env),
+                                    None => issue,
+                                });
+                            }
+                        }
+                    }
+                    let list = Some(Spanned {
+                        value: list,
+                        span: value.span.clone(),
+                    });
+                    match field {
+                        Field::Origins => section.origins = list,
+                        Field::Methods => section.methods = list,
+                        Field::AllowHeaders => section.allow_headers = list,
+                        _ => section.expose_headers = list,
+                    }
+                }
+                Field::MaxAge | Field::PreflightStatus => {
+                    let Node::Int(n) = value.value else {
+                        let example = if field == Field::MaxAge {
+                            "7200"
+                        } else {
+                            "204"
+                        };
+                        issues.push(wrong("a whole number", example));
+                        continue;
+                    };
+                    let v = Some(Spanned {
+                        value: n,
+                        span: value.span.clone(),
+                    });
+                    if field == Field::MaxAge {
+                        section.max_age = v;
+                    } else {
+                        section.preflight_status = v;
+                    }
+                }
+                _ => {
+                    let Node::Bool(b) = value.value else {
+                        issues.push(wrong("true or false", "true"));
+                        continue;
+                    };
+                    let v = Some(Spanned {
+                        value: b,
+                        span: value.span.clone(),
+                    });
+                    match field {
+                        Field::Credentials => section.credentials = v,
+                        Field::PrivateNetwork => section.private_network = v,
+                        Field::PreflightPassthrough => section.preflight_passthrough = v,
+                        Field::DangerouslyAllowNullOrigin => {
+                            section.dangerously_allow_null_origin = v
+                        }
+                        Field::DangerouslyAllowInsecureOrigins => {
+                            section.dangerously_allow_insecure_origins = v
+                        }
+                        Field::DangerouslyAllowPublicSuffixWildcards => {
+                            section.dangerously_allow_public_suffix_wildcards = v
+                        }
+                        _ => section.dangerously_reflect_any_origin_with_credentials = v,
+                    }
+                }
+            }
+        }
+        section
+    }
+
+    fn read_environments(&mut self, value: &Spanned<Node>, issues: &mut Vec<Issue>) {
+        let Node::Table(envs) = &value.value else {
+            issues.push(
+                Issue::error(
+                    IssueKind::WrongType,
+                    Field::Environments,
+                    format!(
+                        "environments is a table of sections, not {}",
+                        value.value.type_name()
+                    ),
+                )
+                .hint("write [environments.development] followed by its fields")
+                .with_location(self.location(value.span.start)),
+            );
+            return;
+        };
+        for (name, body) in envs {
+            let Node::Table(members) = &body.value else {
+                issues.push(
+                    Issue::error(
+                        IssueKind::WrongType,
+                        Field::Environments,
+                        format!(
+                            "environment {:?} is a table of fields, not {}",
+                            name.value,
+                            body.value.type_name()
+                        ),
+                    )
+                    .hint(format!(
+                        "write [environments.{}] followed by its fields",
+                        name.value
+                    ))
+                    .in_section(&name.value)
+                    .with_location(self.location(body.span.start)),
+                );
+                continue;
+            };
+            let section = self.read_section(members, body.span.clone(), Some(&name.value), issues);
+            self.environments.push((name.clone(), section));
+        }
+    }
+}
+
+/// The closest candidate within a small edit distance.
+fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.collect();
+    let lower = name.to_ascii_lowercase();
+    if lower.len() >= 3 {
+        if let Some(prefixed) = candidates.iter().find(|c| c.starts_with(&lower)) {
+            return Some(prefixed);
+        }
+    }
+    let limit = (name.len() / 3).clamp(1, 4);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name.to_ascii_lowercase(), c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Loads a file and builds the policy of the active environment (the argument, else
+/// `CORSGATE_ENV`, else the base policy).
+pub fn load_policy(
+    path: impl AsRef<Path>,
+    environment: Option<&str>,
+) -> Result<Policy, PolicyError> {
+    let file = PolicyFile::load(path)?;
+    let env = active_environment(environment);
+    file.policy(env.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            did_you_mean("orgins", FIELDS.iter().map(|f| f.as_str())),
+            Some("origins")
+        );
+        assert_eq!(
+            did_you_mean("allowed_headers", FIELDS.iter().map(|f| f.as_str())),
+            Some("allow_headers")
+        );
+        assert_eq!(
+            did_you_mean("credential", FIELDS.iter().map(|f| f.as_str())),
+            Some("credentials")
+        );
+        assert_eq!(did_you_mean("zzz", FIELDS.iter().map(|f| f.as_str())), None);
+    }
+}
