@@ -113,11 +113,15 @@ mod explain;
 pub mod file;
 mod header_name;
 pub mod headers;
+#[cfg(feature = "tower")]
+pub mod layer;
 mod method;
 pub mod origin;
 mod policy;
 pub mod preflight;
 mod request;
+#[cfg(feature = "watch")]
+pub mod watch;
 
 #[cfg(feature = "internal-reference")]
 pub mod reference;

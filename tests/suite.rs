@@ -9,6 +9,7 @@ use corsgate::{Cors, IssueKind};
 #[test]
 fn case_tables() {
     let mut requests = 0;
+    let mut through_layers = 0;
     for (file, table) in tables() {
         for case in &table.case {
             let ctx = format!("{file}: {}", case.name);
@@ -60,10 +61,70 @@ fn case_tables() {
                         "{ctx}: explanation lacks {needle:?}:\n{explanation}"
                     );
                 }
+                drop(decision);
+                if let Some((status, headers)) = through_layer(&cors, method, &pairs) {
+                    through_layers += 1;
+                    assert_eq!(status, engine.status, "{ctx}: CorsLayer status");
+                    assert_eq!(headers, engine.headers, "{ctx}: CorsLayer headers");
+                }
             }
         }
     }
     assert!(requests > 200, "only {requests} requests in the tables");
+    assert!(
+        through_layers > requests * 9 / 10,
+        "only {through_layers} of {requests} requests went through the layer"
+    );
+}
+
+/// What a client of `CorsLayer` sees: corsgate's own status (or `None` when the request
+/// reached the inner service) and the CORS headers.
+type LayerResult = (Option<u16>, Vec<(String, String)>);
+
+/// The request through `CorsLayer` around a service that answers an empty 200. Returns the
+/// status if corsgate answered itself (`None` if the request reached the inner service) and
+/// the CORS headers the client received, in the engine's order. `None` when the request cannot
+/// be expressed with `http` types.
+fn through_layer(cors: &Cors, method: &str, pairs: &[(Vec<u8>, Vec<u8>)]) -> Option<LayerResult> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tower::{Layer, ServiceExt};
+
+    let mut request = http::Request::builder()
+        .method(http::Method::from_bytes(method.as_bytes()).ok()?)
+        .uri("/");
+    for (n, v) in pairs {
+        request = request.header(
+            http::HeaderName::from_bytes(n).ok()?,
+            http::HeaderValue::from_bytes(v).ok()?,
+        );
+    }
+    let request = request.body(()).ok()?;
+    let reached = Arc::new(AtomicBool::new(false));
+    let flag = reached.clone();
+    let inner = tower::service_fn(move |_req: http::Request<()>| {
+        flag.store(true, Ordering::SeqCst);
+        async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) }
+    });
+    let cors = Arc::new(Cors::new(cors.policy().as_ref().clone()));
+    let service = corsgate::layer::CorsLayer::new(cors).layer(inner);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().ok()?;
+    let response = runtime.block_on(service.oneshot(request)).ok()?;
+    let forwarded = reached.load(Ordering::SeqCst);
+    let names = corsgate::ResponseHeader::OWNED
+        .iter()
+        .chain(&[corsgate::ResponseHeader::Vary]);
+    let headers = names
+        .flat_map(|h| {
+            response
+                .headers()
+                .get_all(h.name())
+                .iter()
+                .map(|v| (h.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Some(((!forwarded).then(|| response.status().as_u16()), headers))
 }
 
 fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {

@@ -4,6 +4,7 @@
 mod check;
 mod decide;
 mod explain;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "corsgate", version, about = "CORS for HTTP gateways: check, explain, decide", long_about = None)]
+#[command(name = "corsgate", version, about = "CORS for HTTP gateways: check, explain, decide, serve", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,6 +80,9 @@ enum Command {
         #[arg(long)]
         env: Option<String>,
     },
+    /// Run a CORS gateway: a reverse proxy (or a demo API) that applies the policy, reloads it
+    /// when the file changes or on SIGHUP, and shuts down gracefully on SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 /// Prints a policy error the way `check` does and returns the exit status for it.
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
             preflight,
         ),
         Command::Decide { policy, env } => decide::run(&policy, env.as_deref()),
+        Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)
 }

@@ -1,0 +1,168 @@
+//! [`CorsLayer`] and [`CorsService`] (feature `tower`): corsgate in front of any tower
+//! service — axum routers, hyper services, proxies.
+//!
+//! Each request takes one snapshot of the serving generation, decides, and lets the snapshot go
+//! before anything is awaited: a preflight corsgate answers is returned at once (the inner
+//! service never sees it, unless the policy forwards denied preflights); everything else goes to
+//! the inner service with the decision's headers held as owned values (a fixed-size array, no
+//! heap allocation), applied to the response when it arrives — error responses included.
+//! corsgate's `Access-Control-*` headers replace any the inner service set; `Vary` is merged.
+//!
+//! # Example: axum
+//! ```
+//! use std::sync::Arc;
+//! use corsgate::{layer::CorsLayer, Cors, Policy};
+//!
+//! let cors = Arc::new(Cors::new(Policy::new(["https://app.example.com"])?));
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/api", axum::routing::get(|| async { "hello" }))
+//!     .layer(CorsLayer::new(cors.clone()));
+//! // Later: cors.reload(new_policy) — the router keeps serving, with the new policy.
+//! # Ok::<(), corsgate::PolicyError>(())
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::decision::ResponseHeaders;
+use crate::engine::Cors;
+use crate::policy::Policy;
+use crate::request::CorsRequest;
+
+/// Applies a [`Cors`] handle's decisions to a service. Cheap to clone: it shares the handle.
+#[derive(Clone, Debug)]
+pub struct CorsLayer {
+    cors: Arc<Cors>,
+}
+
+impl CorsLayer {
+    /// A layer over a shared handle; reload the handle to change the policy.
+    pub fn new(cors: Arc<Cors>) -> CorsLayer {
+        CorsLayer { cors }
+    }
+
+    /// A layer over a fixed policy.
+    pub fn from_policy(policy: Policy) -> CorsLayer {
+        CorsLayer::new(Arc::new(Cors::new(policy)))
+    }
+
+    /// The handle this layer decides with.
+    pub fn cors(&self) -> &Arc<Cors> {
+        &self.cors
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = CorsService<S>;
+
+    fn layer(&self, inner: S) -> CorsService<S> {
+        CorsService {
+            inner,
+            cors: self.cors.clone(),
+        }
+    }
+}
+
+/// The service [`CorsLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct CorsService<S> {
+    inner: S,
+    cors: Arc<Cors>,
+}
+
+impl<S> CorsService<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, cors: Arc<Cors>) -> CorsService<S> {
+        CorsService { inner, cors }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CorsService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let headers = {
+            let decision = self.cors.decide(&CorsRequest::from_request(&request));
+            if let Some(response) = decision.preflight_response::<ResBody>() {
+                return ResponseFuture {
+                    kind: Kind::Answered {
+                        response: Some(response),
+                    },
+                };
+            }
+            decision.to_response_headers()
+            // The decision, and with it the generation snapshot, ends here: nothing is held
+            // across the inner service's await.
+        };
+        ResponseFuture {
+            kind: Kind::Forwarded {
+                future: self.inner.call(request),
+                headers,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`CorsService`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Answered { response: Option<Response<B>> },
+        Forwarded { #[pin] future: F, headers: ResponseHeaders },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Answered { response } => match response.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                // Polled again after completion: a caller bug; never panic on the request path.
+                None => Poll::Pending,
+            },
+            KindProj::Forwarded { future, headers } => {
+                let mut response = match future.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(r)) => r,
+                };
+                headers.apply(response.headers_mut());
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}

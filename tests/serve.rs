@@ -1,0 +1,720 @@
+//! `corsgate serve`, run for real on loopback: in front of an upstream test server (status,
+//! headers and streamed bodies pass through), with the demo API, reloading by file rewrite,
+//! atomic rename, ConfigMap-style symlink swap, delete and re-create, and SIGHUP; a broken file
+//! that leaves the old policy answering; graceful shutdown; and a bounded load test during 200
+//! rewrites.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::channel::Channel;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::{mpsc, Notify};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
+
+fn scratch() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "corsgate-serve-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `corsgate serve`, killed when dropped.
+struct Gateway {
+    child: Child,
+    address: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Gateway {
+    fn start(policy: &Path, extra: &[&str]) -> Gateway {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg(policy)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("CORSGATE_ENV")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("corsgate runs");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let address = first
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .parse()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Gateway {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn generation(&self) -> u64 {
+        let (_, _, body) = send(&self.url("/healthz"), Method::GET, &[]).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["generation"].as_u64().unwrap()
+    }
+
+    async fn wait_for_generation(&self, at_least: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let g = self.generation().await;
+            if g >= at_least {
+                return g;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "generation stuck at {g}, wanted {at_least}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn send(
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+) -> (StatusCode, http::HeaderMap, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut request = Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        request = request.header(*n, *v);
+    }
+    let response = client
+        .request(request.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn acao(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+// ---- an upstream to proxy to --------------------------------------------------------------
+
+type UpBody = BoxBody<Bytes, Infallible>;
+
+struct Upstream {
+    address: SocketAddr,
+    /// Released by the test to let `/stream` send its last chunk.
+    release: Arc<Notify>,
+    /// Told when `/upload` received its first chunk.
+    uploads: tokio::sync::Mutex<mpsc::UnboundedReceiver<usize>>,
+}
+
+async fn upstream() -> Upstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let release = Arc::new(Notify::new());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (rel, tx) = (release.clone(), tx);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (rel, tx) = (rel.clone(), tx.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (rel, tx) = (rel.clone(), tx.clone());
+                    async move { Ok::<_, Infallible>(upstream_handle(req, rel, tx).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Upstream {
+        address,
+        release,
+        uploads: tokio::sync::Mutex::new(rx),
+    }
+}
+
+async fn upstream_handle(
+    req: Request<Incoming>,
+    release: Arc<Notify>,
+    uploads: mpsc::UnboundedSender<usize>,
+) -> Response<UpBody> {
+    let full = |b: String| Full::new(Bytes::from(b)).boxed();
+    match req.uri().path() {
+        "/stream" => {
+            let (mut sender, body) = Channel::<Bytes, Infallible>::new(1);
+            tokio::spawn(async move {
+                sender
+                    .send_data(Bytes::from_static(b"first chunk\n"))
+                    .await
+                    .unwrap();
+                release.notified().await;
+                sender
+                    .send_data(Bytes::from_static(b"last chunk\n"))
+                    .await
+                    .unwrap();
+            });
+            Response::new(body.boxed())
+        }
+        "/upload" => {
+            let mut body = req.into_body();
+            let mut total = 0;
+            let mut first = true;
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    total += data.len();
+                    if first {
+                        first = false;
+                        let _ = uploads.send(total);
+                    }
+                }
+            }
+            Response::new(full(format!("received {total} bytes")))
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            Response::new(full("slow done".into()))
+        }
+        path => {
+            let status: u16 = req
+                .headers()
+                .get("x-want-status")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(200);
+            let seen: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("?").to_owned()))
+                .collect();
+            let body = serde_json::json!({"method": req.method().as_str(), "path": path, "query": req.uri().query(), "headers": seen});
+            let mut response = Response::new(full(body.to_string()));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            let h = response.headers_mut();
+            h.insert("x-upstream", "yes".parse().unwrap());
+            h.insert("vary", "Accept-Encoding".parse().unwrap());
+            h.insert("access-control-allow-origin", "*".parse().unwrap());
+            response
+        }
+    }
+}
+
+const POLICY: &str = r#"
+origins = ["https://app.example", "https://*.app.example"]
+methods = ["GET", "PUT"]
+allow_headers = ["content-type", "x-token"]
+expose_headers = ["x-upstream"]
+credentials = true
+max_age = 60
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_status_headers_and_applies_cors() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let up = upstream().await;
+    let gw = Gateway::start(&policy, &["--upstream", &format!("http://{}", up.address)]);
+
+    let (status, headers, body) = send(
+        &gw.url("/some/path?x=1"),
+        Method::GET,
+        &[
+            ("origin", "https://a.app.example"),
+            ("x-want-status", "418"),
+            ("x-custom", "passed"),
+            ("connection", "keep-alive, x-drop-me"),
+            ("x-drop-me", "hop"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::IM_A_TEAPOT);
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["path"], "/some/path");
+    assert_eq!(seen["query"], "x=1");
+    let upstream_headers: Vec<(String, String)> =
+        serde_json::from_value(seen["headers"].clone()).unwrap();
+    let has = |n: &str| {
+        upstream_headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(has("x-custom").as_deref(), Some("passed"));
+    assert_eq!(has("origin").as_deref(), Some("https://a.app.example"));
+    assert_eq!(has("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(has("host"), Some(gw.address.to_string()));
+    assert_eq!(
+        has("x-drop-me"),
+        None,
+        "hop-by-hop headers named in Connection are not forwarded"
+    );
+    assert_eq!(headers.get("x-upstream").unwrap(), "yes");
+    assert_eq!(acao(&headers).as_deref(), Some("https://a.app.example"));
+    assert_eq!(
+        headers
+            .get_all("access-control-allow-origin")
+            .iter()
+            .count(),
+        1
+    );
+    let vary: Vec<_> = headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(vary, ["Accept-Encoding", "Origin"]);
+
+    // Preflights are answered by corsgate.
+    let (status, headers, body) = send(
+        &gw.url("/x"),
+        Method::OPTIONS,
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::NO_CONTENT, ""));
+    assert_eq!(
+        headers.get("access-control-allow-methods").unwrap(),
+        "GET,PUT"
+    );
+    let (status, _, _) = send(
+        &gw.url("/x"),
+        Method::OPTIONS,
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "PUT"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Denied actual request: forwarded, the upstream's `*` removed.
+    let (status, headers, _) = send(
+        &gw.url("/x"),
+        Method::GET,
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(acao(&headers), None);
+
+    // An unreachable upstream is a 502 that still carries CORS headers.
+    drop(gw);
+    let gw = Gateway::start(&policy, &["--upstream", "http://127.0.0.1:9"]);
+    let (status, headers, _) = send(
+        &gw.url("/x"),
+        Method::GET,
+        &[("origin", "https://app.example")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(acao(&headers).as_deref(), Some("https://app.example"));
+    assert!(gw.log().contains("corsgate::access"), "{}", gw.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_stream_both_ways() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let up = upstream().await;
+    let gw = Gateway::start(&policy, &["--upstream", &format!("http://{}", up.address)]);
+
+    // Response: the first chunk arrives while the upstream still holds back the last.
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let response = client
+        .request(
+            Request::get(gw.url("/stream"))
+                .header("origin", "https://app.example")
+                .body(Empty::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        acao(response.headers()).as_deref(),
+        Some("https://app.example")
+    );
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("first chunk before the last is sent");
+    assert_eq!(
+        first.unwrap().unwrap().into_data().unwrap(),
+        Bytes::from_static(b"first chunk\n")
+    );
+    up.release.notify_one();
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, Bytes::from_static(b"last chunk\n"));
+
+    // Request: the upstream sees the first chunk while the client still holds back the rest.
+    let client = Client::builder(TokioExecutor::new()).build_http::<Channel<Bytes, Infallible>>();
+    let (mut sender, body) = Channel::<Bytes, Infallible>::new(1);
+    let request = Request::put(gw.url("/upload"))
+        .header("origin", "https://app.example")
+        .body(body)
+        .unwrap();
+    let pending = tokio::spawn(async move { client.request(request).await });
+    sender
+        .send_data(Bytes::from(vec![b'a'; 1000]))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        up.uploads.lock().await.recv().await
+    })
+    .await
+    .expect("upstream got the first chunk before the body ended");
+    assert_eq!(got, Some(1000));
+    sender
+        .send_data(Bytes::from(vec![b'b'; 500]))
+        .await
+        .unwrap();
+    drop(sender);
+    let response = pending.await.unwrap().unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, Bytes::from_static(b"received 1500 bytes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_api_and_healthz() {
+    let gw = Gateway::start(Path::new("examples/policy.toml"), &[]);
+    let (status, headers, body) = send(
+        &gw.url("/api/users"),
+        Method::GET,
+        &[("origin", "https://myapp.example")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Ada"));
+    assert_eq!(acao(&headers).as_deref(), Some("https://myapp.example"));
+    assert_eq!(
+        headers.get("access-control-expose-headers").unwrap(),
+        "x-request-id"
+    );
+    let (status, _, body) = send(&gw.url("/healthz"), Method::GET, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"generation":1,"status":"ok"}"#);
+}
+
+fn allows(origin: &str) -> String {
+    format!("origins = [\"{origin}\"]\n")
+}
+
+async fn allowed(gw: &Gateway, origin: &str) -> bool {
+    let (_, headers, _) = send(&gw.url("/api/users"), Method::GET, &[("origin", origin)]).await;
+    acao(&headers).as_deref() == Some(origin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_on_rewrite_rename_delete_and_broken_files() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, allows("https://one.example")).unwrap();
+    let gw = Gateway::start(&policy, &[]);
+    assert!(allowed(&gw, "https://one.example").await);
+
+    // In-place rewrite.
+    std::fs::write(&policy, allows("https://two.example")).unwrap();
+    let g = gw.wait_for_generation(2).await;
+    assert!(allowed(&gw, "https://two.example").await);
+    assert!(!allowed(&gw, "https://one.example").await);
+
+    // An editor's atomic rename.
+    let tmp = dir.join(".policy.toml.swp");
+    std::fs::write(&tmp, allows("https://three.example")).unwrap();
+    std::fs::rename(&tmp, &policy).unwrap();
+    let g = gw.wait_for_generation(g + 1).await;
+    assert!(allowed(&gw, "https://three.example").await);
+
+    // A broken file: every problem logged, the old policy keeps answering.
+    std::fs::write(
+        &policy,
+        "origins = [\"https://four.example/app\", \"*\"]\ncredentials = true\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gw.log().contains("policy reload failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no failure logged:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let log = gw.log();
+    assert!(
+        log.contains("origin_has_path") && log.contains("any_origin_with_credentials"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("generation {g} keeps serving")),
+        "{log}"
+    );
+    assert_eq!(gw.generation().await, g);
+    assert!(allowed(&gw, "https://three.example").await);
+    assert!(!allowed(&gw, "https://four.example").await);
+
+    // Delete, then re-create.
+    std::fs::remove_file(&policy).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        allowed(&gw, "https://three.example").await,
+        "a missing file keeps the old policy"
+    );
+    std::fs::write(&policy, allows("https://five.example")).unwrap();
+    gw.wait_for_generation(g + 1).await;
+    assert!(allowed(&gw, "https://five.example").await);
+    assert!(
+        gw.log().contains("policy reloaded: generation"),
+        "{}",
+        gw.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_on_a_configmap_symlink_swap() {
+    use std::os::unix::fs::symlink;
+    let dir = scratch();
+    let v1 = dir.join("..2026_11_27_01");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::write(v1.join("policy.toml"), allows("https://one.example")).unwrap();
+    symlink("..2026_11_27_01", dir.join("..data")).unwrap();
+    symlink("..data/policy.toml", dir.join("policy.toml")).unwrap();
+    let gw = Gateway::start(&dir.join("policy.toml"), &[]);
+    assert!(allowed(&gw, "https://one.example").await);
+
+    // What the kubelet does: a new timestamped directory, a new `..data` link renamed over the
+    // old one, the old directory removed.
+    let v2 = dir.join("..2026_11_27_02");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(v2.join("policy.toml"), allows("https://two.example")).unwrap();
+    symlink("..2026_11_27_02", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(&v1).unwrap();
+    gw.wait_for_generation(2).await;
+    assert!(allowed(&gw, "https://two.example").await);
+    assert!(!allowed(&gw, "https://one.example").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, allows("https://one.example")).unwrap();
+    // Without the watcher, only SIGHUP reloads.
+    let gw = Gateway::start(&policy, &["--no-watch"]);
+    std::fs::write(&policy, allows("https://two.example")).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        gw.generation().await,
+        1,
+        "--no-watch must not reload on its own"
+    );
+    gw.signal("HUP");
+    gw.wait_for_generation(2).await;
+    assert!(allowed(&gw, "https://two.example").await);
+    assert!(gw.log().contains("SIGHUP"), "{}", gw.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuts_down_gracefully() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let up = upstream().await;
+    let mut gw = Gateway::start(&policy, &["--upstream", &format!("http://{}", up.address)]);
+    let url = gw.url("/slow");
+    let in_flight =
+        tokio::spawn(
+            async move { send(&url, Method::GET, &[("origin", "https://app.example")]).await },
+        );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.signal("TERM");
+    let (status, headers, body) = in_flight.await.unwrap();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "slow done"));
+    assert_eq!(acao(&headers).as_deref(), Some("https://app.example"));
+    let exited = tokio::task::spawn_blocking(move || {
+        let status = gw.child.wait().unwrap();
+        (status, gw.log())
+    })
+    .await
+    .unwrap();
+    assert!(exited.0.success(), "{:?}\n{}", exited.0, exited.1);
+    assert!(exited.1.contains("all connections closed"), "{}", exited.1);
+}
+
+const POLICY_A: &str = "origins = [\"https://a.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"PUT\"]\nmax_age = 10\n";
+const POLICY_B: &str = "origins = [\"https://b.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"DELETE\"]\nmax_age = 20\n";
+
+/// Requests flow continuously while the policy file is rewritten 200 times (atomic renames,
+/// alternating two policies). Bounded: 200 rewrites, 4 clients, stops by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_fails_during_200_rewrites() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY_A).unwrap();
+    let gw = Arc::new(Gateway::start(&policy, &[]));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (gw, done) = (gw.clone(), done.clone());
+            tokio::spawn(async move {
+                let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+                let (mut ok, mut seen_a, mut seen_b) = (0usize, 0usize, 0usize);
+                let mut i = c;
+                while !done.load(Ordering::Relaxed) {
+                    i += 1;
+                    let preflight = i % 2 == 0;
+                    let request = if preflight {
+                        Request::options(gw.url("/api/users"))
+                            .header("origin", "https://shared.example")
+                            .header("access-control-request-method", "GET")
+                    } else {
+                        Request::get(gw.url("/api/users")).header(
+                            "origin",
+                            if i % 4 == 1 {
+                                "https://a.example"
+                            } else {
+                                "https://b.example"
+                            },
+                        )
+                    };
+                    let response = client
+                        .request(request.body(Empty::new()).unwrap())
+                        .await
+                        .unwrap_or_else(|e| panic!("request {i} failed: {e}"));
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let _ = response.into_body().collect().await.expect("body");
+                    if preflight {
+                        assert_eq!(status, StatusCode::NO_CONTENT);
+                        let pair = (
+                            headers
+                                .get("access-control-allow-methods")
+                                .map(|v| v.to_str().unwrap().to_owned()),
+                            headers
+                                .get("access-control-max-age")
+                                .map(|v| v.to_str().unwrap().to_owned()),
+                        );
+                        match (pair.0.as_deref(), pair.1.as_deref()) {
+                            (Some("GET,PUT"), Some("10")) => seen_a += 1,
+                            (Some("GET,DELETE"), Some("20")) => seen_b += 1,
+                            other => panic!("a response from neither policy: {other:?}"),
+                        }
+                    } else {
+                        assert_eq!(status, StatusCode::OK);
+                    }
+                    ok += 1;
+                }
+                (ok, seen_a, seen_b)
+            })
+        })
+        .collect();
+    // 10 bursts of 20 rewrites; each burst ends on the other policy and is followed by a pause
+    // long enough for the watcher to settle, so both policies serve in turn.
+    for burst in 0..10 {
+        for k in 0..20 {
+            let n = burst * 20 + k;
+            let last_is_b = burst % 2 == 0;
+            let b = if k == 19 { last_is_b } else { n % 2 == 0 };
+            let tmp = dir.join(format!("policy.toml.{n}"));
+            std::fs::write(&tmp, if b { POLICY_B } else { POLICY_A }).unwrap();
+            std::fs::rename(&tmp, &policy).unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    done.store(true, Ordering::Relaxed);
+    let (mut total, mut a, mut b) = (0, 0, 0);
+    for c in clients {
+        let (ok, sa, sb) = c.await.expect("no client failed");
+        total += ok;
+        a += sa;
+        b += sb;
+    }
+    let generation = gw.generation().await;
+    let (_, headers, _) = send(
+        &gw.url("/x"),
+        Method::OPTIONS,
+        &[
+            ("origin", "https://shared.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        headers.get("access-control-max-age").unwrap(),
+        "10",
+        "policy A serves at the end"
+    );
+    assert!(total > 200, "only {total} requests");
+    assert!(a > 0 && b > 0, "both policies served: {a} A, {b} B");
+    assert!(generation >= 8, "reloads happened: generation {generation}");
+    eprintln!("{total} requests, 0 failed; {a} preflights answered by A, {b} by B; final generation {generation}");
+}
