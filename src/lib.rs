@@ -124,6 +124,8 @@ mod request;
 pub mod watch;
 
 #[cfg(feature = "internal-reference")]
+pub mod fuzzing;
+#[cfg(feature = "internal-reference")]
 pub mod reference;
 
 pub use decision::{Decision, DecisionKind, DenyReason, Grant, ResponseHeaders};

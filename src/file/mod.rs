@@ -719,6 +719,88 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Writes a builder's settings as a policy file (TOML) that loads back into the same settings.
+///
+/// ```
+/// use corsgate::file::{to_toml, Format, PolicyFile};
+/// use corsgate::Policy;
+///
+/// let mut builder = Policy::builder();
+/// builder.origins(["https://a.example", "regex:https://[a-z]+\\.b\\.example"]).credentials(true).max_age(60);
+/// let text = to_toml(&builder);
+/// let loaded = PolicyFile::parse(&text, "policy.toml", Format::Toml)?.builder(None)?;
+/// assert_eq!(loaded, builder);
+/// # Ok::<(), corsgate::PolicyError>(())
+/// ```
+pub fn to_toml(builder: &PolicyBuilder) -> String {
+    fn quote(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\u{:04X}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    fn list(values: &[String]) -> String {
+        let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
+        format!("[{}]", items.join(", "))
+    }
+    let b = builder;
+    let mut out = format!("origins = {}\n", list(&b.origins));
+    if let Some(m) = &b.methods {
+        out.push_str(&format!("methods = {}\n", list(m)));
+    }
+    if !b.allow_headers.is_empty() {
+        out.push_str(&format!("allow_headers = {}\n", list(&b.allow_headers)));
+    }
+    if !b.expose_headers.is_empty() {
+        out.push_str(&format!("expose_headers = {}\n", list(&b.expose_headers)));
+    }
+    if let Some(age) = b.max_age {
+        out.push_str(&format!("max_age = {age}\n"));
+    }
+    if let Some(status) = b.preflight_status {
+        out.push_str(&format!("preflight_status = {status}\n"));
+    }
+    for (name, on) in [
+        ("credentials", b.credentials),
+        ("private_network", b.private_network),
+        ("preflight_passthrough", b.preflight_passthrough),
+        (
+            "dangerously_allow_null_origin",
+            b.dangerously_allow_null_origin,
+        ),
+        (
+            "dangerously_allow_insecure_origins",
+            b.dangerously_allow_insecure_origins,
+        ),
+        (
+            "dangerously_allow_public_suffix_wildcards",
+            b.dangerously_allow_public_suffix_wildcards,
+        ),
+        (
+            "dangerously_reflect_any_origin_with_credentials",
+            b.dangerously_reflect_any_origin_with_credentials,
+        ),
+    ] {
+        if on {
+            out.push_str(&format!("{name} = true\n"));
+        }
+    }
+    out
+}
+
 /// Loads a file and builds the policy of the active environment (the argument, else
 /// `CORSGATE_ENV`, else the base policy).
 pub fn load_policy(

@@ -170,6 +170,30 @@ pub(crate) fn parse_request_headers<'r>(
     result.map(|()| names)
 }
 
+/// Parses `Access-Control-Request-Headers` field lines exactly as preflights are checked —
+/// several lines, any case, optional whitespace, duplicates, empty elements skipped — and returns
+/// the names in order, or the bound that was violated (more than 4 KiB, 64 names or 16 empty
+/// elements) or the first element that is not a header name. For tools and tests: the request
+/// path uses the same parser without collecting.
+///
+/// ```
+/// use corsgate::preflight::{parse_request_header_list, PreflightDenial};
+///
+/// let names = parse_request_header_list(&[b"Content-Type , x-token", b"", b"x-token"]).unwrap();
+/// assert_eq!(names, [&b"Content-Type"[..], b"x-token", b"x-token"]);
+/// assert_eq!(parse_request_header_list(&[&[b','; 17]]), Err(PreflightDenial::TooManyEmptyElements));
+/// ```
+pub fn parse_request_header_list<'r>(
+    lines: &'r [&'r [u8]],
+) -> Result<Vec<&'r [u8]>, PreflightDenial> {
+    let mut names = Vec::new();
+    parse_request_headers(Lines::Slice(lines), |name| {
+        names.push(name);
+        Ok(())
+    })?;
+    Ok(names)
+}
+
 /// Header names at or below this many are compared with a linear scan; above, with a hash set.
 const LINEAR_HEADER_LIMIT: usize = 8;
 /// Request header names are lowercased into a stack buffer of this size for hash lookups.
