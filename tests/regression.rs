@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use corsgate::fuzzing;
 
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+/// A fuzz target's name and the check it runs on raw input bytes.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 4] = [
     ("origin", fuzzing::origin::check_bytes),
     ("policy", fuzzing::policy::check_bytes),
     ("differential", fuzzing::differential::check_bytes),
