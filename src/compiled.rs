@@ -34,10 +34,11 @@ pub(crate) struct Outcome<'r> {
     pub(crate) verdict: Result<Grant, DenyReason>,
     /// The single Origin line (absent for not-CORS requests and for several lines).
     pub(crate) origin: Option<Line<'r>>,
-    /// The requested method, Fetch-normalised, for allowed preflights.
-    pub(crate) method: &'r [u8],
     pub(crate) headers_requested: bool,
     pub(crate) private_network: bool,
+    /// The Origin was refused by the exact table alone; `verdict` says `NoEntry` until
+    /// [`Generation::classified`] says why.
+    pub(crate) miss_unclassified: bool,
 }
 
 /// One compiled policy.
@@ -78,9 +79,9 @@ impl Generation {
             kind: DecisionKind::NotCors,
             verdict: Ok(Grant::NotCors),
             origin: None,
-            method: b"",
             headers_requested: false,
             private_network: false,
+            miss_unclassified: false,
         };
         let origin = match request.origin.single() {
             Single::Absent => return out,
@@ -94,7 +95,14 @@ impl Generation {
         } else {
             DecisionKind::Actual
         };
-        out.verdict = self.check_origin(origin);
+        out.verdict = match self.check_origin(origin) {
+            Ok(grant) => Ok(grant),
+            Err(Some(reason)) => Err(reason),
+            Err(None) => {
+                out.miss_unclassified = true;
+                Err(DenyReason::Origin(OriginMiss::NoEntry))
+            }
+        };
         if out.verdict.is_err() || !preflight {
             return out;
         }
@@ -114,7 +122,6 @@ impl Generation {
         });
         match self.preflight_verdict(requested, request.request_headers, private_network) {
             Verdict::Allowed { headers_requested } => {
-                out.method = PreflightRules::normalize_method(requested);
                 out.headers_requested = headers_requested;
                 out.private_network = private_network;
             }
@@ -123,18 +130,33 @@ impl Generation {
         out
     }
 
+    /// `Err(None)`: refused without classifying why (exact-only allowlists).
     #[inline]
-    fn check_origin(&self, origin: Option<Line<'_>>) -> Result<Grant, DenyReason> {
+    fn check_origin(&self, origin: Option<Line<'_>>) -> Result<Grant, Option<DenyReason>> {
         if self.any == AnyOrigin::Star {
             return Ok(Grant::AnyOrigin);
         }
         let Some(line) = origin else {
-            return Err(DenyReason::MultipleOrigins);
+            return Err(Some(DenyReason::MultipleOrigins));
         };
-        match self.matcher.find(line.bytes) {
+        if self.any == AnyOrigin::Reflect {
+            return match self.matcher.find(line.bytes) {
+                Ok(id) => Ok(Grant::Entry(id)),
+                Err(OriginMiss::NoEntry) => Ok(Grant::ReflectAny),
+                Err(miss) => Err(Some(DenyReason::Origin(miss))),
+            };
+        }
+        match self.matcher.find_fast(line.bytes) {
             Ok(id) => Ok(Grant::Entry(id)),
-            Err(OriginMiss::NoEntry) if self.any == AnyOrigin::Reflect => Ok(Grant::ReflectAny),
-            Err(miss) => Err(DenyReason::Origin(miss)),
+            Err(miss) => Err(miss.map(DenyReason::Origin)),
+        }
+    }
+
+    /// The verdict, with the reason for an unclassified miss filled in.
+    pub(crate) fn classified(&self, outcome: &Outcome<'_>) -> Result<Grant, DenyReason> {
+        match (outcome.miss_unclassified, outcome.origin) {
+            (true, Some(line)) => Err(DenyReason::Origin(self.matcher.classify(line.bytes))),
+            _ => outcome.verdict,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::compiled::{Generation, Outcome};
 use crate::decision::{DecisionKind, DenyReason, Grant};
 use crate::origin::{OriginDefect, OriginMiss, OriginPattern, RequestOrigin, TuplePattern};
 use crate::preflight::PreflightDenial;
-use crate::request::{CorsRequest, Single};
+use crate::request::{Lines, Single};
 
 /// A decision in words: a one-line summary and details, one per line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +34,8 @@ impl Explanation {
 
     pub(crate) fn new(
         g: &Generation,
-        request: &CorsRequest<'_>,
+        request_method: Lines<'_>,
+        request_headers: Lines<'_>,
         outcome: &Outcome<'_>,
         status: Option<StatusCode>,
     ) -> Explanation {
@@ -53,7 +54,7 @@ impl Explanation {
             None => format!("{verdict}; forwarded upstream"),
         };
         let mut details = Vec::new();
-        match outcome.verdict {
+        match g.classified(outcome) {
             Ok(Grant::NotCors) => {
                 if policy.is_origin_independent() {
                     details.push("the policy allows any origin without credentials, so every response gets Access-Control-Allow-Origin: *".to_owned());
@@ -81,11 +82,17 @@ impl Explanation {
             }
             Err(DenyReason::Preflight(denial)) => {
                 details.push(denial.describe().to_owned());
-                preflight_details(g, request, denial, &mut details);
+                preflight_details(g, request_method, request_headers, denial, &mut details);
             }
         }
         if kind == DecisionKind::Preflight && outcome.verdict.is_ok() {
-            let method = String::from_utf8_lossy(outcome.method);
+            let method = match request_method.single() {
+                Single::One(line) => String::from_utf8_lossy(
+                    crate::preflight::PreflightRules::normalize_method(line.bytes),
+                )
+                .into_owned(),
+                _ => String::new(),
+            };
             details.push(format!("method {method} is allowed"));
             if outcome.headers_requested {
                 details.push("every requested header is allowed".to_owned());
@@ -276,14 +283,15 @@ fn port_suffix(p: &TuplePattern) -> String {
 
 fn preflight_details(
     g: &Generation,
-    request: &CorsRequest<'_>,
+    request_method: Lines<'_>,
+    request_headers: Lines<'_>,
     denial: PreflightDenial,
     details: &mut Vec<String>,
 ) {
     let policy = &g.policy;
     match denial {
         PreflightDenial::MethodNotAllowed => {
-            if let Single::One(line) = request.request_method.single() {
+            if let Single::One(line) = request_method.single() {
                 let allowed = if policy.methods().list().is_empty() {
                     "only GET, HEAD and POST".to_owned()
                 } else {
@@ -296,7 +304,7 @@ fn preflight_details(
             }
         }
         PreflightDenial::HeaderNotAllowed | PreflightDenial::AuthorizationNotCovered => {
-            if let Some(name) = g.rules.first_refused_header(request.request_headers) {
+            if let Some(name) = g.rules.first_refused_header(request_headers) {
                 let allowed = if policy.allow_headers().is_any() {
                     "`*`".to_owned()
                 } else if policy.allow_headers().list().is_empty() {

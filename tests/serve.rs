@@ -119,6 +119,19 @@ impl Gateway {
         }
     }
 
+    /// Waits until standard error has shown `needle` (it is read by another thread).
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -375,7 +388,7 @@ async fn proxies_status_headers_and_applies_cors() {
     .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(acao(&headers).as_deref(), Some("https://app.example"));
-    assert!(gw.log().contains("corsgate::access"), "{}", gw.log());
+    gw.wait_for_log("corsgate::access").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,11 +543,7 @@ async fn reloads_on_rewrite_rename_delete_and_broken_files() {
     std::fs::write(&policy, allows("https://five.example")).unwrap();
     gw.wait_for_generation(g + 1).await;
     assert!(allowed(&gw, "https://five.example").await);
-    assert!(
-        gw.log().contains("policy reloaded: generation"),
-        "{}",
-        gw.log()
-    );
+    gw.wait_for_log("policy reloaded: generation").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,7 +588,7 @@ async fn sighup_reloads() {
     gw.signal("HUP");
     gw.wait_for_generation(2).await;
     assert!(allowed(&gw, "https://two.example").await);
-    assert!(gw.log().contains("SIGHUP"), "{}", gw.log());
+    gw.wait_for_log("SIGHUP").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,14 +608,14 @@ async fn shuts_down_gracefully() {
     let (status, headers, body) = in_flight.await.unwrap();
     assert_eq!((status, body.as_str()), (StatusCode::OK, "slow done"));
     assert_eq!(acao(&headers).as_deref(), Some("https://app.example"));
-    let exited = tokio::task::spawn_blocking(move || {
+    let (status, gw) = tokio::task::spawn_blocking(move || {
         let status = gw.child.wait().unwrap();
-        (status, gw.log())
+        (status, gw)
     })
     .await
     .unwrap();
-    assert!(exited.0.success(), "{:?}\n{}", exited.0, exited.1);
-    assert!(exited.1.contains("all connections closed"), "{}", exited.1);
+    assert!(status.success(), "{status:?}\n{}", gw.log());
+    gw.wait_for_log("all connections closed").await;
 }
 
 const POLICY_A: &str = "origins = [\"https://a.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"PUT\"]\nmax_age = 10\n";

@@ -39,6 +39,10 @@ impl ExactMatcher {
         }
     }
 
+    pub(crate) fn has_no_port_wildcards(&self) -> bool {
+        self.any_port.is_empty()
+    }
+
     /// One lookup of the raw Origin bytes.
     #[inline]
     pub(crate) fn find_raw(&self, origin: &[u8]) -> Option<u32> {

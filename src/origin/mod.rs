@@ -35,6 +35,9 @@ pub(crate) struct OriginMatcher {
     wildcard: WildcardMatcher,
     regex: Option<RegexMatcher>,
     null: Option<u32>,
+    /// Only exact entries (and maybe `null`): a miss in the exact table is final, and the
+    /// Origin need not be parsed at all.
+    exact_only: bool,
 }
 
 impl OriginMatcher {
@@ -52,16 +55,44 @@ impl OriginMatcher {
         if let Some(set) = policy.regex_set() {
             matcher.regex = Some(RegexMatcher::new(set.regex.clone(), set.positions.clone()));
         }
+        matcher.exact_only = matcher.exact.has_no_port_wildcards()
+            && matcher.wildcard.is_empty()
+            && matcher.regex.is_none();
         matcher
     }
 
-    /// The index (into [`Policy::origins`]) of an entry that allows `origin`.
+    /// The index (into [`Policy::origins`]) of an entry that allows `origin`, or why none
+    /// does; `Err(None)` when the miss was decided without classifying it (see
+    /// [`OriginMatcher::classify`]).
+    #[inline]
+    pub(crate) fn find_fast(&self, origin: &[u8]) -> Result<u32, Option<OriginMiss>> {
+        if let Some(id) = self.exact.find_raw(origin) {
+            return Ok(id);
+        }
+        if self.exact_only {
+            return match self.null {
+                Some(id) if origin == b"null" => Ok(id),
+                _ => Err(None),
+            };
+        }
+        self.find_parsed(origin).map_err(Some)
+    }
+
+    /// Like [`find_fast`](OriginMatcher::find_fast), always classifying misses.
     #[inline]
     pub(crate) fn find(&self, origin: &[u8]) -> Result<u32, OriginMiss> {
         if let Some(id) = self.exact.find_raw(origin) {
             return Ok(id);
         }
         self.find_parsed(origin)
+    }
+
+    /// Why no entry allows `origin` (which `find_fast` refused without saying).
+    pub(crate) fn classify(&self, origin: &[u8]) -> OriginMiss {
+        match self.find(origin) {
+            Ok(_) => OriginMiss::NoEntry,
+            Err(miss) => miss,
+        }
     }
 
     #[inline(never)]

@@ -57,6 +57,10 @@ impl WildcardMatcher {
             });
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_base.is_empty()
+    }
+
     /// The entry of the most specific wildcard covering `origin`.
     #[inline]
     pub(crate) fn find(&self, origin: &TupleOrigin<'_>) -> Option<u32> {

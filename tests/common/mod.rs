@@ -228,7 +228,7 @@ impl From<ReferenceDecision> for Observed {
     }
 }
 
-pub fn observe(decision: &corsgate::Decision<'_>) -> Observed {
+pub fn observe(decision: &corsgate::Decision<'_, '_>) -> Observed {
     Observed {
         kind: decision.kind().as_str().to_owned(),
         allowed: decision.is_allowed(),
