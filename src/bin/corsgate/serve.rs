@@ -330,9 +330,10 @@ async fn demo(request: Request<Incoming>) -> Response<Body> {
             serde_json::json!({"error": "not found", "path": path}),
         ),
     };
-    response
-        .headers_mut()
-        .insert("x-request-id", HeaderValue::from_static("demo-1"));
+    let headers = response.headers_mut();
+    headers.insert("x-request-id", HeaderValue::from_static("demo-1"));
+    // A header no example policy exposes: pages cannot read it.
+    headers.insert("x-demo-version", HeaderValue::from_static("1"));
     response
 }
 
