@@ -89,7 +89,14 @@ impl Generation {
             Single::Many => None,
         };
         out.origin = origin;
-        let preflight = request.method == b"OPTIONS" && request.request_method.is_present();
+        // One lookup of Access-Control-Request-Method serves both questions (a preflight? which
+        // method?): on a `HeaderMap`, every lookup hashes the name again.
+        let requested_method = if request.method == b"OPTIONS" {
+            request.request_method.single()
+        } else {
+            Single::Absent
+        };
+        let preflight = !matches!(requested_method, Single::Absent);
         out.kind = if preflight {
             DecisionKind::Preflight
         } else {
@@ -106,7 +113,7 @@ impl Generation {
         if out.verdict.is_err() || !preflight {
             return out;
         }
-        let requested = match request.request_method.single() {
+        let requested = match requested_method {
             Single::One(line) => line.bytes,
             _ => {
                 out.verdict = Err(DenyReason::Preflight(

@@ -217,17 +217,26 @@ impl<'c, 'r> Decision<'c, 'r> {
         [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS],
         usize,
     ) {
+        let mut items: [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS] =
+            [None; MAX_HEADERS];
+        let mut len = 0;
+        self.visit_headers(|h, v| {
+            items[len] = Some((h, v));
+            len += 1;
+        });
+        (items, len)
+    }
+
+    /// Calls `f` with each header, in order. The one place that says which headers a decision
+    /// has; callers that write them somewhere use it directly, without an intermediate array.
+    fn visit_headers<'a>(&'a self, mut f: impl FnMut(ResponseHeader, HeaderValueRef<'a>)) {
         let g: &'a Generation = &self.generation;
         let b = &g.blocks;
         let o = &self.outcome;
         let independent = g.any == AnyOrigin::Star;
-        let mut items: [Option<(ResponseHeader, HeaderValueRef<'a>)>; MAX_HEADERS] =
-            [None; MAX_HEADERS];
-        let mut len = 0;
         let mut push = |h: ResponseHeader, v: Option<HeaderValueRef<'a>>| {
             if let Some(v) = v {
-                items[len] = Some((h, v));
-                len += 1;
+                f(h, v);
             }
         };
         let allow_origin = || match (independent, o.origin) {
@@ -280,17 +289,20 @@ impl<'c, 'r> Decision<'c, 'r> {
                 push(ResponseHeader::Vary, Some(b.vary.preflight()));
             }
         }
-        (items, len)
     }
 
     /// Writes the decision's headers into a response's header map: corsgate's
     /// `Access-Control-*` headers replace any the upstream set (never two
     /// `Access-Control-Allow-Origin` values), and `Vary` is merged without duplicates.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        apply_headers(
-            headers,
-            self.headers().map(|(h, v)| (h, HeaderSource::Ref(v))),
-        );
+        remove_owned(headers);
+        headers.reserve(MAX_HEADERS);
+        self.visit_headers(|h, v| match h {
+            ResponseHeader::Vary => vary::merge(headers, &v),
+            h => {
+                headers.insert(h.name(), v.to_header_value());
+            }
+        });
     }
 
     /// The decision's headers as owned values, to apply after an `.await` without holding the
@@ -307,6 +319,41 @@ impl<'c, 'r> Decision<'c, 'r> {
         out
     }
 
+    /// The headers of a request that goes on to the upstream, for `CorsLayer`: the same as
+    /// [`headers`](Decision::headers) gives for it, built without the general array (whose
+    /// copies were a tenth of the layer's cost). Answered preflights never reach here.
+    pub(crate) fn forward_headers(&self) -> ForwardHeaders {
+        let g: &Generation = &self.generation;
+        let b = &g.blocks;
+        let o = &self.outcome;
+        let value = |v: HeaderValueRef<'_>| v.to_header_value();
+        match (o.kind, o.verdict) {
+            (DecisionKind::NotCors, _) | (DecisionKind::Actual, Ok(_))
+                if g.any == AnyOrigin::Star =>
+            {
+                ForwardHeaders {
+                    allow_origin: Some(value(b.allow_origin.any())),
+                    expose: b.expose_headers.value().map(value),
+                    ..ForwardHeaders::default()
+                }
+            }
+            (DecisionKind::Actual, Ok(_)) => ForwardHeaders {
+                allow_origin: o.origin.map(|line| value(AllowOrigin::echo(line))),
+                allow_credentials: b.allow_credentials.value().is_some(),
+                expose: b.expose_headers.value().map(value),
+                vary: b.vary.actual().map(value),
+            },
+            (DecisionKind::Preflight, _) => ForwardHeaders {
+                vary: Some(value(b.vary.preflight())),
+                ..ForwardHeaders::default()
+            },
+            (DecisionKind::NotCors, _) | (DecisionKind::Actual, Err(_)) => ForwardHeaders {
+                vary: b.vary.actual().map(value),
+                ..ForwardHeaders::default()
+            },
+        }
+    }
+
     /// For a preflight corsgate answers: the complete response, with an empty body.
     pub fn preflight_response<B: Default>(&self) -> Option<http::Response<B>> {
         let status = self.status()?;
@@ -314,9 +361,9 @@ impl<'c, 'r> Decision<'c, 'r> {
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.reserve(MAX_HEADERS);
-        for (h, v) in self.headers() {
+        self.visit_headers(|h, v| {
             headers.insert(h.name(), v.to_header_value());
-        }
+        });
         Some(response)
     }
 
@@ -324,9 +371,7 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// at compile time plus the echoed request bytes. `Vary` is written as its own line, which
     /// HTTP combines with any other `Vary` line of the response.
     pub fn write_http1(&self, out: &mut Vec<u8>) {
-        for (h, v) in self.headers() {
-            v.write_http1_line(h, out);
-        }
+        self.visit_headers(|h, v| v.write_http1_line(h, out));
     }
 
     /// A one-line reason, cheap to produce (no scan of the allowlist): which entry matched, or
@@ -362,16 +407,9 @@ impl<'c, 'r> Decision<'c, 'r> {
     }
 }
 
-enum HeaderSource<'a> {
-    Ref(HeaderValueRef<'a>),
-    Owned(&'a HeaderValue),
-}
-
-fn apply_headers<'a>(
-    headers: &mut HeaderMap,
-    items: impl Iterator<Item = (ResponseHeader, HeaderSource<'a>)>,
-) {
-    // Remove what an upstream set of ours; cheap to skip when it set none.
+/// Removes the `Access-Control-*` headers an upstream set (corsgate owns them); costs one pass
+/// over the names when it set none.
+fn remove_owned(headers: &mut HeaderMap) {
     if headers
         .keys()
         .any(|k| k.as_str().starts_with("access-control-"))
@@ -380,18 +418,38 @@ fn apply_headers<'a>(
             headers.remove(h.name());
         }
     }
-    for (h, v) in items {
-        match (h, v) {
-            (ResponseHeader::Vary, HeaderSource::Ref(v)) => vary::merge(headers, &v),
-            (ResponseHeader::Vary, HeaderSource::Owned(v)) => {
-                vary::merge(headers, &HeaderValueRef::echo(v.as_bytes(), Some(v)))
-            }
-            (h, HeaderSource::Ref(v)) => {
-                headers.insert(h.name(), v.to_header_value());
-            }
-            (h, HeaderSource::Owned(v)) => {
-                headers.insert(h.name(), v.clone());
-            }
+}
+
+/// What a forwarded request's response gets (`Access-Control-Allow-Origin`,
+/// `-Allow-Credentials`, `-Expose-Headers`, `Vary`: a forwarded request is never an answered
+/// preflight), owned and compact, for `CorsLayer` to carry across the inner service's await.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ForwardHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    expose: Option<HeaderValue>,
+    vary: Option<HeaderValue>,
+}
+
+impl ForwardHeaders {
+    /// The same rules as [`Decision::apply`].
+    pub(crate) fn apply(self, headers: &mut HeaderMap) {
+        remove_owned(headers);
+        headers.reserve(4);
+        if let Some(v) = self.allow_origin {
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        if self.allow_credentials {
+            headers.insert(
+                http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        if let Some(v) = self.expose {
+            headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+        if let Some(v) = self.vary {
+            vary::merge_value(headers, v);
         }
     }
 }
@@ -407,10 +465,16 @@ pub struct ResponseHeaders {
 impl ResponseHeaders {
     /// The same rules as [`Decision::apply`].
     pub fn apply(&self, headers: &mut HeaderMap) {
-        apply_headers(
-            headers,
-            self.iter().map(|(h, v)| (h, HeaderSource::Owned(v))),
-        );
+        remove_owned(headers);
+        headers.reserve(MAX_HEADERS);
+        for (h, v) in self.iter() {
+            match h {
+                ResponseHeader::Vary => vary::merge_value(headers, v.clone()),
+                h => {
+                    headers.insert(h.name(), v.clone());
+                }
+            }
+        }
     }
 
     /// The headers, in order.

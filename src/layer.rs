@@ -4,8 +4,8 @@
 //! Each request takes one snapshot of the serving generation, decides, and lets the snapshot go
 //! before anything is awaited: a preflight corsgate answers is returned at once (the inner
 //! service never sees it, unless the policy forwards denied preflights); everything else goes to
-//! the inner service with the decision's headers held as owned values (a fixed-size array, no
-//! heap allocation), applied to the response when it arrives — error responses included.
+//! the inner service with the decision's headers held as owned values (four at most, no heap
+//! allocation), applied to the response when it arrives — error responses included.
 //! corsgate's `Access-Control-*` headers replace any the inner service set; `Vary` is merged.
 //!
 //! # Example: axum
@@ -31,7 +31,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::decision::ResponseHeaders;
+use crate::decision::ForwardHeaders;
 use crate::engine::Cors;
 use crate::policy::Policy;
 use crate::request::CorsRequest;
@@ -112,14 +112,14 @@ where
                     },
                 };
             }
-            decision.to_response_headers()
+            decision.forward_headers()
             // The decision, and with it the generation snapshot, ends here: nothing is held
             // across the inner service's await.
         };
         ResponseFuture {
             kind: Kind::Forwarded {
                 future: self.inner.call(request),
-                headers,
+                headers: Some(headers),
             },
         }
     }
@@ -137,7 +137,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
         Answered { response: Option<Response<B>> },
-        Forwarded { #[pin] future: F, headers: ResponseHeaders },
+        Forwarded { #[pin] future: F, headers: Option<ForwardHeaders> },
     }
 }
 
@@ -160,7 +160,9 @@ where
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Ready(Ok(r)) => r,
                 };
-                headers.apply(response.headers_mut());
+                if let Some(headers) = headers.take() {
+                    headers.apply(response.headers_mut());
+                }
                 Poll::Ready(Ok(response))
             }
         }

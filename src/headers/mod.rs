@@ -115,6 +115,17 @@ impl fmt::Display for ResponseHeader {
     }
 }
 
+const STATIC_VALUES: [&str; 8] = [
+    "*",
+    "true",
+    "*,authorization",
+    "Origin",
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+    "Access-Control-Request-Method, Access-Control-Request-Headers",
+    "GET,HEAD,POST",
+    "0",
+];
+
 /// A header value rendered once: as a `HeaderValue` and as a ready HTTP/1 line.
 #[derive(Clone, Debug)]
 pub(crate) struct Rendered {
@@ -126,7 +137,12 @@ impl Rendered {
     /// `value` is built by corsgate from validated tokens, so it is always a valid header
     /// value; should that ever not hold, the value is rendered empty rather than panicking.
     pub(crate) fn new(header: ResponseHeader, value: &str) -> Rendered {
-        let value = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+        // Values every policy shares are static: cloning them (for each response that carries
+        // them) copies two pointers instead of touching a shared reference count.
+        let value = match STATIC_VALUES.iter().find(|s| **s == value) {
+            Some(s) => HeaderValue::from_static(s),
+            None => HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")),
+        };
         let mut line = Vec::with_capacity(header.http1_name().len() + value.len() + 4);
         line.extend_from_slice(header.http1_name().as_bytes());
         line.extend_from_slice(b": ");

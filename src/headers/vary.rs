@@ -47,13 +47,26 @@ impl Vary {
 }
 
 /// Adds the names in `ours` that the map's `Vary` lines do not already have. An absent `Vary`
-/// gets `ours` as is; `Vary: *` already covers everything.
+/// gets `ours` as is (one lookup); `Vary: *` already covers everything.
 pub(crate) fn merge(headers: &mut HeaderMap, ours: &HeaderValueRef<'_>) {
-    if !headers.contains_key(VARY) {
-        headers.insert(VARY, ours.to_header_value());
+    if let http::header::Entry::Vacant(entry) = headers.entry(VARY) {
+        entry.insert(ours.to_header_value());
         return;
     }
-    let ours = ours.as_bytes();
+    merge_into_existing(headers, &ours.as_bytes());
+}
+
+/// [`merge`] for an owned value.
+pub(crate) fn merge_value(headers: &mut HeaderMap, ours: HeaderValue) {
+    match headers.entry(VARY) {
+        http::header::Entry::Vacant(entry) => {
+            entry.insert(ours);
+        }
+        http::header::Entry::Occupied(_) => merge_into_existing(headers, ours.as_bytes()),
+    }
+}
+
+fn merge_into_existing(headers: &mut HeaderMap, ours: &[u8]) {
     let existing: Vec<&[u8]> = headers
         .get_all(VARY)
         .iter()

@@ -14,6 +14,7 @@ use thread_local::ThreadLocal;
 
 use super::parse::RequestOrigin;
 use super::pattern::Problem;
+use crate::engine::CachePadded;
 use crate::error::IssueKind;
 
 /// Compiled NFA size limit per pattern set; far above any allowlist regex.
@@ -162,7 +163,7 @@ fn escape_host_dots(source: &str) -> String {
 /// mutex under contention).
 pub(crate) struct RegexMatcher {
     regex: Regex,
-    caches: ThreadLocal<RefCell<meta::Cache>>,
+    caches: ThreadLocal<CachePadded<RefCell<meta::Cache>>>,
     /// Pattern ID → entry index in the policy's origin list.
     entries: Vec<usize>,
 }
@@ -181,10 +182,16 @@ impl RegexMatcher {
     pub(crate) fn find(&self, origin: &[u8]) -> Option<usize> {
         let cache = self
             .caches
-            .get_or(|| RefCell::new(self.regex.create_cache()));
-        let mut cache = cache.borrow_mut();
+            .get_or(|| CachePadded(RefCell::new(self.regex.create_cache())));
         let input = Input::new(origin).anchored(Anchored::Yes).earliest(true);
-        let found = self.regex.search_half_with(&mut cache, &input)?;
+        let found = match cache.0.try_borrow_mut() {
+            Ok(mut cache) => self.regex.search_half_with(&mut cache, &input)?,
+            // Cannot happen (a search does not call back into corsgate); a fresh cache rather
+            // than a panic if it ever did.
+            Err(_) => self
+                .regex
+                .search_half_with(&mut self.regex.create_cache(), &input)?,
+        };
         self.entries.get(found.pattern().as_usize()).copied()
     }
 }

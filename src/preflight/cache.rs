@@ -1,12 +1,13 @@
 //! The preflight verdict cache: a fixed table of seqlock-protected slots, one per generation.
 //!
 //! - **Keyed by raw bytes**: the requested method, the single `Access-Control-Request-Headers`
-//!   line (browsers send one, lowercase, sorted) and the private-network flag. Requests whose key
-//!   is longer than [`MAX_KEY_LEN`], or with several header lines, are not cached.
+//!   line (browsers send one, lowercase, sorted) and the private-network flag. Requests with a
+//!   method over [`MAX_METHOD_LEN`] bytes, a header line over [`MAX_HEADERS_LEN`] bytes, or several
+//!   header lines are not cached.
 //! - **Bounded**: [`CAPACITY`] slots allocated when the generation is compiled; nothing is
 //!   allocated, and the table never grows, afterwards.
-//! - **Lock-free**: a reader loads a slot's sequence number, its words and the sequence again;
-//!   a torn read is a miss. A writer claims a slot with one compare-and-swap and gives up if
+//! - **Lock-free**: a reader loads a slot's sequence number, compares its words with the
+//!   request's bytes, and loads the sequence again; a torn read is a miss. A writer claims a slot with one compare-and-swap and gives up if
 //!   another writer holds it. Readers never write on a hit, except once to set the slot's
 //!   reference bit.
 //! - **Flood-proof**: an insert into an occupied slot whose entry was hit since the last
@@ -21,67 +22,149 @@ use super::{PreflightDenial, Verdict};
 
 /// Slots per generation.
 pub const CAPACITY: usize = 512;
-const KEY_WORDS: usize = 16;
-/// Longest cacheable key: method length byte, method, header line, flag byte.
-pub const MAX_KEY_LEN: usize = KEY_WORDS * 8;
+const METHOD_WORDS: usize = 2;
+const HEADER_WORDS: usize = 14;
+const KEY_WORDS: usize = METHOD_WORDS + HEADER_WORDS;
+/// Longest cacheable requested method.
+pub const MAX_METHOD_LEN: usize = METHOD_WORDS * 8;
+/// Longest cacheable `Access-Control-Request-Headers` line.
+pub const MAX_HEADERS_LEN: usize = HEADER_WORDS * 8;
 
-// meta: bits 0..8 key length, 8..16 verdict code (0 = empty), bit 16 referenced, 17..64 tag.
-const LEN_MASK: u64 = 0xff;
-const CODE_SHIFT: u32 = 8;
-const REFERENCED: u64 = 1 << 16;
-const TAG_SHIFT: u32 = 17;
+// meta: bits 0..8 method length, 8..16 header-line length, 16..18 flags, 18..26 verdict code
+// (0 = empty), bit 26 referenced, 27..64 tag.
+const CODE_SHIFT: u32 = 18;
+const REFERENCED: u64 = 1 << 26;
+const TAG_SHIFT: u32 = 27;
+const SHAPE_MASK: u64 = (1 << 18) - 1;
 
 #[derive(Debug, Default)]
 struct Slot {
     seq: AtomicU64,
     meta: AtomicU64,
+    /// The method in the first two words, the header line in the rest, each zero-padded.
     words: [AtomicU64; KEY_WORDS],
 }
 
-/// A cache key, packed into words on the stack.
-pub(crate) struct Key {
-    words: [u64; KEY_WORDS],
-    len: usize,
+/// The slot index and tag: a randomly seeded mix of the key's lengths, flags, method and the
+/// first and last eight bytes of the header line. Cheaper than a full hash by about a hash
+/// lookup, which is most of a warm preflight's budget. Safe because every hit is verified word
+/// for word: colliding keys only miss, never share a verdict; with the seed unknown, an
+/// attacker cannot aim collisions at a slot, and the table never grows either way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seed([u64; 3]);
+
+impl Seed {
+    fn random() -> Seed {
+        let state = ahash::RandomState::new();
+        Seed([
+            state.hash_one(1u8),
+            state.hash_one(2u8),
+            state.hash_one(3u8),
+        ])
+    }
+}
+
+fn load8(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+fn load4(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&bytes[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+fn load2(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 2];
+    w.copy_from_slice(&bytes[at..at + 2]);
+    u64::from(u16::from_le_bytes(w))
+}
+
+/// Word `i` of `bytes`, zero-padded past the end, with fixed-size loads only: a partial last
+/// word is an overlapping load shifted into place, or two overlapping smaller loads (per-byte
+/// loops and variable-length copies here cost more than the rest of a cache lookup).
+#[inline]
+fn word(bytes: &[u8], i: usize) -> u64 {
+    let start = i * 8;
+    let len = bytes.len();
+    if len >= start + 8 {
+        return load8(bytes, start);
+    }
+    if start >= len {
+        return 0;
+    }
+    let rem = len - start; // 1..=7
+    if len >= 8 {
+        return load8(bytes, len - 8) >> ((8 - rem) * 8);
+    }
+    // The whole slice is shorter than a word (so `start` is 0): OR two overlapping loads; the
+    // bytes they share are the same.
+    match len {
+        4..=7 => load4(bytes, 0) | (load4(bytes, len - 4) << ((len - 4) * 8)),
+        2..=3 => load2(bytes, 0) | (load2(bytes, len - 2) << ((len - 2) * 8)),
+        _ => u64::from(bytes[0]),
+    }
+}
+
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let m = u128::from(a).wrapping_mul(u128::from(b));
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+/// A cache key: the requested method and header line, borrowed, their shape (lengths and
+/// flags) and mix. The flags tell an absent header line from an empty one and carry the
+/// private-network request.
+pub(crate) struct Key<'a> {
+    method: &'a [u8],
+    headers: &'a [u8],
+    shape: u64,
     hash: u64,
 }
 
-impl Key {
-    /// Builds the key, or `None` when it does not fit.
+impl<'a> Key<'a> {
+    /// The key, or `None` when it does not fit a slot.
     #[inline]
     pub(crate) fn new(
-        state: &ahash::RandomState,
-        method: &[u8],
-        request_headers: Option<&[u8]>,
+        seed: &Seed,
+        method: &'a [u8],
+        request_headers: Option<&'a [u8]>,
         private_network: bool,
-    ) -> Option<Key> {
+    ) -> Option<Key<'a>> {
         let headers = request_headers.unwrap_or_default();
-        // The length prefix keeps method and headers apart; `request_headers: None` and an
-        // empty line differ in the final byte.
-        let len = 1 + method.len() + headers.len() + 1;
-        if len > MAX_KEY_LEN || method.len() > 255 {
+        if method.len() > MAX_METHOD_LEN || headers.len() > MAX_HEADERS_LEN {
             return None;
         }
-        let mut bytes = [0u8; MAX_KEY_LEN];
-        bytes[0] = method.len() as u8;
-        bytes[1..1 + method.len()].copy_from_slice(method);
-        bytes[1 + method.len()..len - 1].copy_from_slice(headers);
-        bytes[len - 1] = u8::from(private_network) | (u8::from(request_headers.is_some()) << 1);
-        let mut words = [0u64; KEY_WORDS];
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            *word = u64::from_le_bytes(b);
-        }
-        let hash = state.hash_one(&bytes[..len]);
-        Some(Key { words, len, hash })
-    }
-
-    fn word_count(&self) -> usize {
-        self.len.div_ceil(8)
+        let flags = u64::from(private_network) | (u64::from(request_headers.is_some()) << 1);
+        let shape = method.len() as u64 | (headers.len() as u64) << 8 | flags << 16;
+        let last = headers.len().saturating_sub(1) / 8;
+        let hash = fold(
+            word(method, 0) ^ seed.0[0] ^ shape,
+            fold(
+                word(headers, 0) ^ seed.0[1],
+                word(headers, last) ^ seed.0[2],
+            ),
+        );
+        Some(Key {
+            method,
+            headers,
+            shape,
+            hash,
+        })
     }
 
     fn tag(&self) -> u64 {
         self.hash >> TAG_SHIFT
+    }
+
+    /// Compares a slot's words with the key, reading them with `load`.
+    #[inline]
+    fn matches(&self, load: impl Fn(usize) -> u64) -> bool {
+        (0..self.method.len().div_ceil(8)).all(|i| load(i) == word(self.method, i))
+            && (0..self.headers.len().div_ceil(8))
+                .all(|i| load(METHOD_WORDS + i) == word(self.headers, i))
     }
 }
 
@@ -112,7 +195,7 @@ fn decode(code: u64) -> Option<Verdict> {
 
 /// See the module documentation.
 pub(crate) struct VerdictCache {
-    state: ahash::RandomState,
+    seed: Seed,
     slots: Box<[Slot]>,
 }
 
@@ -128,35 +211,33 @@ impl std::fmt::Debug for VerdictCache {
 impl VerdictCache {
     pub(crate) fn new() -> VerdictCache {
         VerdictCache {
-            state: ahash::RandomState::new(),
+            seed: Seed::random(),
             slots: (0..CAPACITY).map(|_| Slot::default()).collect(),
         }
     }
 
-    pub(crate) fn hasher(&self) -> &ahash::RandomState {
-        &self.state
+    pub(crate) fn hasher(&self) -> &Seed {
+        &self.seed
     }
 
     #[inline]
-    fn slot(&self, key: &Key) -> &Slot {
+    fn slot(&self, key: &Key<'_>) -> &Slot {
         &self.slots[(key.hash as usize) & (CAPACITY - 1)]
     }
 
     #[inline]
-    pub(crate) fn get(&self, key: &Key) -> Option<Verdict> {
+    pub(crate) fn get(&self, key: &Key<'_>) -> Option<Verdict> {
         let slot = self.slot(key);
         let seq = slot.seq.load(Ordering::Acquire);
         if seq & 1 == 1 {
             return None;
         }
         let meta = slot.meta.load(Ordering::Relaxed);
-        if (meta & LEN_MASK) as usize != key.len || meta >> TAG_SHIFT != key.tag() {
+        if meta & SHAPE_MASK != key.shape || meta >> TAG_SHIFT != key.tag() {
             return None;
         }
-        for i in 0..key.word_count() {
-            if slot.words[i].load(Ordering::Relaxed) != key.words[i] {
-                return None;
-            }
+        if !key.matches(|i| slot.words[i].load(Ordering::Relaxed)) {
+            return None;
         }
         fence(Ordering::Acquire);
         if slot.seq.load(Ordering::Relaxed) != seq {
@@ -170,7 +251,7 @@ impl VerdictCache {
     }
 
     #[inline]
-    pub(crate) fn insert(&self, key: &Key, verdict: Verdict) {
+    pub(crate) fn insert(&self, key: &Key<'_>, verdict: Verdict) {
         let slot = self.slot(key);
         let seq = slot.seq.load(Ordering::Relaxed);
         if seq & 1 == 1
@@ -188,10 +269,15 @@ impl VerdictCache {
             // Second chance: the entry was used since the last attempt to replace it.
             slot.meta.store(meta & !REFERENCED, Ordering::Relaxed);
         } else {
-            for i in 0..KEY_WORDS {
-                slot.words[i].store(key.words[i], Ordering::Relaxed);
+            for (i, stored) in slot.words.iter().enumerate() {
+                let w = if i < METHOD_WORDS {
+                    word(key.method, i)
+                } else {
+                    word(key.headers, i - METHOD_WORDS)
+                };
+                stored.store(w, Ordering::Relaxed);
             }
-            let meta = key.len as u64 | (encode(verdict) << CODE_SHIFT) | (key.tag() << TAG_SHIFT);
+            let meta = key.shape | (encode(verdict) << CODE_SHIFT) | (key.tag() << TAG_SHIFT);
             slot.meta.store(meta, Ordering::Relaxed);
         }
         slot.seq.store(seq + 2, Ordering::Release);
@@ -211,28 +297,74 @@ mod tests {
     use super::*;
 
     #[test]
+    fn words_are_zero_padded_little_endian() {
+        let bytes: Vec<u8> = (1..=23).collect();
+        for len in 0..=23 {
+            let slice = &bytes[..len];
+            for i in 0..4 {
+                let mut expected = [0u8; 8];
+                for (j, e) in expected.iter_mut().enumerate() {
+                    if let Some(b) = slice.get(i * 8 + j) {
+                        *e = *b;
+                    }
+                }
+                assert_eq!(
+                    word(slice, i),
+                    u64::from_le_bytes(expected),
+                    "len {len}, word {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn hit_miss_and_bound() {
         let cache = VerdictCache::new();
-        let key = |m: &[u8], h: &[u8]| Key::new(cache.hasher(), m, Some(h), false).unwrap();
+        fn key<'a>(cache: &VerdictCache, m: &'a [u8], h: &'a [u8]) -> Key<'a> {
+            Key::new(cache.hasher(), m, Some(h), false).unwrap()
+        }
         let allowed = Verdict::Allowed {
             headers_requested: true,
         };
-        assert_eq!(cache.get(&key(b"PUT", b"x-a")), None);
-        cache.insert(&key(b"PUT", b"x-a"), allowed);
-        assert_eq!(cache.get(&key(b"PUT", b"x-a")), Some(allowed));
-        assert_eq!(cache.get(&key(b"PUT", b"x-b")), None);
-        assert_eq!(cache.get(&key(b"PU", b"Tx-a")), None);
+        assert_eq!(cache.get(&key(&cache, b"PUT", b"x-a")), None);
+        cache.insert(&key(&cache, b"PUT", b"x-a"), allowed);
+        assert_eq!(cache.get(&key(&cache, b"PUT", b"x-a")), Some(allowed));
+        assert_eq!(cache.get(&key(&cache, b"PUT", b"x-b")), None);
+        assert_eq!(cache.get(&key(&cache, b"PU", b"Tx-a")), None);
         let denied = Verdict::Denied(PreflightDenial::HeaderNotAllowed);
         for i in 0..10_000 {
-            cache.insert(&key(b"PUT", format!("x-{i}").as_bytes()), denied);
+            let line = format!("x-{i}");
+            cache.insert(&key(&cache, b"PUT", line.as_bytes()), denied);
         }
         assert!(cache.len() <= CAPACITY);
-        assert!(Key::new(cache.hasher(), b"PUT", Some(&[b'a'; MAX_KEY_LEN]), false).is_none());
-        assert_ne!(
-            Key::new(cache.hasher(), b"PUT", None, false).unwrap().words,
-            Key::new(cache.hasher(), b"PUT", Some(b""), false)
-                .unwrap()
-                .words
+        assert!(Key::new(
+            cache.hasher(),
+            b"PUT",
+            Some(&[b'a'; MAX_HEADERS_LEN + 1]),
+            false
+        )
+        .is_none());
+        assert!(Key::new(cache.hasher(), &[b'M'; MAX_METHOD_LEN + 1], None, false).is_none());
+        assert!(Key::new(
+            cache.hasher(),
+            b"PUT",
+            Some(&[b'a'; MAX_HEADERS_LEN]),
+            false
+        )
+        .is_some());
+        // Absent and empty header lines are different keys for lookups too.
+        let fresh = VerdictCache::new();
+        let get = Verdict::Allowed {
+            headers_requested: false,
+        };
+        fresh.insert(&Key::new(fresh.hasher(), b"GET", None, false).unwrap(), get);
+        assert_eq!(
+            fresh.get(&Key::new(fresh.hasher(), b"GET", Some(b""), false).unwrap()),
+            None
+        );
+        assert_eq!(
+            fresh.get(&Key::new(fresh.hasher(), b"GET", None, false).unwrap()),
+            Some(get)
         );
     }
 }
