@@ -39,6 +39,8 @@ struct Table {
     m: HashMap<String, f64>,
     rows: Vec<[String; 4]>,
     missed: usize,
+    /// The medians behind the last ratio, shown beside it.
+    note: String,
 }
 
 impl Table {
@@ -74,12 +76,14 @@ impl Table {
                 (shown, verdict)
             }
         };
-        self.rows
-            .push([what.to_owned(), shown, verdict, String::new()]);
+        let note = std::mem::take(&mut self.note);
+        self.rows.push([what.to_owned(), shown, verdict, note]);
     }
 
-    fn ratio(&self, a: &str, b: &str) -> Option<f64> {
-        Some(self.get(a)? / self.get(b)?)
+    fn ratio(&mut self, a: &str, b: &str) -> Option<f64> {
+        let (x, y) = (self.get(a)?, self.get(b)?);
+        self.note = format!("{x:.1} ns / {y:.1} ns");
+        Some(x / y)
     }
 }
 
@@ -101,6 +105,7 @@ fn main() {
         m,
         rows: Vec::new(),
         missed: 0,
+        note: String::new(),
     };
 
     for n in ["1", "100", "10000", "100000"] {
@@ -222,6 +227,9 @@ fn main() {
             Some(t.get(&format!("layer/{who}/{case}"))? - t.get(&format!("layer/bare/{case}"))?)
         };
         let r = net("tower_http").zip(net("corsgate")).map(|(a, b)| a / b);
+        if let (Some(a), Some(b)) = (net("tower_http"), net("corsgate")) {
+            t.note = format!("{a:.0} ns / {b:.0} ns net of the bare service");
+        }
         let target = (target > 0.0).then_some((">=", target));
         t.row(
             &format!("layer {case}: tower-http / corsgate (minus bare)"),
@@ -233,6 +241,9 @@ fn main() {
 
     let one = t.get("throughput/decide/1_threads");
     let two = t.get("throughput/decide/2_threads");
+    if let (Some(a), Some(b)) = (one, two) {
+        t.note = format!("{:.1} vs {:.1} M decisions/s", 1e3 / a, 2e3 / b);
+    }
     // Each iteration is one decision per thread: throughput ratio = 2 * t1 / t2.
     t.row(
         "throughput: 2 threads / 1 thread",
@@ -260,10 +271,10 @@ fn main() {
         t.row(&format!("build + compile {id}"), v, "ms", target);
     }
 
-    println!("| measure | value | target |");
-    println!("|---|---|---|");
-    for [what, value, verdict, _] in &t.rows {
-        println!("| {what} | {value} | {verdict} |");
+    println!("| measure | value | target | medians |");
+    println!("|---|---|---|---|");
+    for [what, value, verdict, note] in &t.rows {
+        println!("| {what} | {value} | {verdict} | {note} |");
     }
     println!("\n{} target(s) missed", t.missed);
 }

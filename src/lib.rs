@@ -106,6 +106,7 @@
 
 mod compiled;
 mod decision;
+pub mod docs;
 mod engine;
 mod error;
 mod explain;

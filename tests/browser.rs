@@ -11,12 +11,13 @@
 //! does). Set `CORSGATE_BROWSER_SABOTAGE` to `credentials`, `expose`, `max_age`, `preflight`
 //! or `wildcard` to break the matching policy on purpose: the suite must then fail.
 
+mod support;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,8 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
+use support::gateway::Gateway;
 use tokio::sync::mpsc;
-
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
 
 fn sabotage() -> String {
     std::env::var("CORSGATE_BROWSER_SABOTAGE").unwrap_or_default()
@@ -51,78 +51,11 @@ fn chromium() -> PathBuf {
     panic!("Chromium not found: install Debian's `chromium` (apt-get install chromium) or set CHROMIUM");
 }
 
-/// A running `corsgate serve` with its access log.
-struct Gateway {
-    child: Child,
-    address: SocketAddr,
-    policy: PathBuf,
-    log: Arc<Mutex<String>>,
-}
-
-impl Gateway {
-    fn start(dir: &Path, name: &str, policy: &str) -> Gateway {
-        let path = dir.join(format!("{name}.toml"));
-        std::fs::write(&path, policy).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .arg(&path)
-            .args(["--listen", "127.0.0.1:0"])
-            .env_remove("CORSGATE_ENV")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("corsgate runs");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let address = first
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .parse()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Gateway {
-            child,
-            address,
-            policy: path,
-            log,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    /// Access-log lines for `method path`.
-    fn requests(&self, method: &str, path: &str) -> usize {
-        let needle = format!("{method} {path} ");
-        self.log
-            .lock()
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(&needle))
-            .count()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Writes `policy` to `DIR/NAME.toml` and starts `corsgate serve` on it.
+fn start_gateway(dir: &Path, name: &str, policy: &str) -> (Gateway, PathBuf) {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, policy).unwrap();
+    (Gateway::start(&path, &[]), path)
 }
 
 /// The page every Chromium run loads; `CONFIG` is filled in by the page server.
@@ -331,10 +264,10 @@ fn chromium_enforces_what_corsgate_decides() {
             cred = sabotage != "credentials",
             age = if sabotage == "max_age" { "max_age = 0" } else { "max_age = 600" },
         );
-        let main = Gateway::start(&dir, "main", &main_policy);
-        let other = Gateway::start(&dir, "other", "origins = [\"https://elsewhere.example\"]\n");
-        let star = Gateway::start(&dir, "star", "origins = [\"*\"]\n");
-        let nopreflight = Gateway::start(
+        let (main, _) = start_gateway(&dir, "main", &main_policy);
+        let (other, _) = start_gateway(&dir, "other", "origins = [\"https://elsewhere.example\"]\n");
+        let (star, _) = start_gateway(&dir, "star", "origins = [\"*\"]\n");
+        let (nopreflight, _) = start_gateway(
             &dir,
             "nopreflight",
             &format!("origins = [\"{page}\"]\nmethods = [\"GET\", \"PUT\"]\nallow_headers = [\"Content-Type\"]\n"),
@@ -344,17 +277,18 @@ fn chromium_enforces_what_corsgate_decides() {
         } else {
             format!("http://*.localhost:{page_port}")
         };
-        let wild = Gateway::start(&dir, "wild", &format!("origins = [\"{wild_origin}\"]\n"));
-        let reload = Gateway::start(&dir, "reload", &format!("origins = [\"{page}\"]\nmax_age = 0\n"));
-        *reload_slot.lock().unwrap() = Some((reload.policy.clone(), reload.address));
+        let (wild, _) = start_gateway(&dir, "wild", &format!("origins = [\"{wild_origin}\"]\n"));
+        let (reload, reload_policy) =
+            start_gateway(&dir, "reload", &format!("origins = [\"{page}\"]\nmax_age = 0\n"));
+        *reload_slot.lock().unwrap() = Some((reload_policy, reload.address));
 
         let mut configs = HashMap::new();
         configs.insert(
             "main.html".to_owned(),
-            serde_json::json!({"mode": "main", "main": main.url(), "other": other.url(), "star": star.url(),
-                               "nopreflight": nopreflight.url(), "reload": reload.url()}),
+            serde_json::json!({"mode": "main", "main": main.url(""), "other": other.url(""), "star": star.url(""),
+                               "nopreflight": nopreflight.url(""), "reload": reload.url("")}),
         );
-        configs.insert("wild.html".to_owned(), serde_json::json!({"mode": "wild", "wild": wild.url()}));
+        configs.insert("wild.html".to_owned(), serde_json::json!({"mode": "wild", "wild": wild.url("")}));
         let mut server = page_server(listener, configs, step).await;
 
         // Everything but the wildcard, from http://127.0.0.1:A.

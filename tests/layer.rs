@@ -1,5 +1,7 @@
 //! `CorsLayer` in front of a real axum server on loopback, spoken to over HTTP/1.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,13 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, options};
 use axum::Router;
-use bytes::Bytes;
 use corsgate::layer::CorsLayer;
 use corsgate::{Cors, Policy};
-use http::{Method, Request};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
 
 struct Server {
     address: SocketAddr,
@@ -70,21 +68,7 @@ async fn send(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", server.address));
-    for (n, v) in headers {
-        request = request.header(*n, *v);
-    }
-    let response = client
-        .request(request.body(Empty::new()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    support::http_client::send(&format!("http://{}{path}", server.address), method, headers).await
 }
 
 fn values(headers: &HeaderMap, name: &str) -> Vec<String> {

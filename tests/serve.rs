@@ -4,13 +4,13 @@
 //! that leaves the old policy answering; graceful shutdown; and a bounded load test during 200
 //! rewrites.
 
+mod support;
+
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,8 +22,6 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::{mpsc, Notify};
-
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
 
 fn scratch() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -37,132 +35,8 @@ fn scratch() -> PathBuf {
     dir
 }
 
-/// A running `corsgate serve`, killed when dropped.
-struct Gateway {
-    child: Child,
-    address: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Gateway {
-    fn start(policy: &Path, extra: &[&str]) -> Gateway {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .arg(policy)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("CORSGATE_ENV")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("corsgate runs");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let address = first
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .parse()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Gateway {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    async fn generation(&self) -> u64 {
-        let (_, _, body) = send(&self.url("/healthz"), Method::GET, &[]).await;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["generation"].as_u64().unwrap()
-    }
-
-    async fn wait_for_generation(&self, at_least: u64) -> u64 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let g = self.generation().await;
-            if g >= at_least {
-                return g;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "generation stuck at {g}, wanted {at_least}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// Waits until standard error has shown `needle` (it is read by another thread).
-    async fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in the log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn send(
-    url: &str,
-    method: Method,
-    headers: &[(&str, &str)],
-) -> (StatusCode, http::HeaderMap, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = Request::builder().method(method).uri(url);
-    for (n, v) in headers {
-        request = request.header(*n, *v);
-    }
-    let response = client
-        .request(request.body(Empty::new()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
+use support::gateway::Gateway;
+use support::http_client::send;
 
 fn acao(headers: &http::HeaderMap) -> Option<String> {
     headers

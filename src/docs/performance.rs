@@ -1,0 +1,3 @@
+//! Performance: what a decision costs, measured, and why.
+//!
+#![doc = include_str!("../../BENCHMARKS.md")]

@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests that speak HTTP on loopback.
+
+#![allow(dead_code)]
+
+#[cfg(feature = "cli")]
+pub mod gateway;
+pub mod http_client;
