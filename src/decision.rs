@@ -322,6 +322,7 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// The headers of a request that goes on to the upstream, for `CorsLayer`: the same as
     /// [`headers`](Decision::headers) gives for it, built without the general array (whose
     /// copies were a tenth of the layer's cost). Answered preflights never reach here.
+    #[cfg(feature = "tower")]
     pub(crate) fn forward_headers(&self) -> ForwardHeaders {
         let g: &Generation = &self.generation;
         let b = &g.blocks;
@@ -423,6 +424,7 @@ fn remove_owned(headers: &mut HeaderMap) {
 /// What a forwarded request's response gets (`Access-Control-Allow-Origin`,
 /// `-Allow-Credentials`, `-Expose-Headers`, `Vary`: a forwarded request is never an answered
 /// preflight), owned and compact, for `CorsLayer` to carry across the inner service's await.
+#[cfg(feature = "tower")]
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ForwardHeaders {
     allow_origin: Option<HeaderValue>,
@@ -431,6 +433,7 @@ pub(crate) struct ForwardHeaders {
     vary: Option<HeaderValue>,
 }
 
+#[cfg(feature = "tower")]
 impl ForwardHeaders {
     /// The same rules as [`Decision::apply`].
     pub(crate) fn apply(self, headers: &mut HeaderMap) {
