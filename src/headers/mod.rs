@@ -9,6 +9,7 @@ mod allow_methods;
 mod allow_origin;
 mod allow_private_network;
 mod expose_headers;
+mod interned;
 mod max_age;
 pub(crate) mod vary;
 
@@ -137,11 +138,15 @@ impl Rendered {
     /// `value` is built by corsgate from validated tokens, so it is always a valid header
     /// value; should that ever not hold, the value is rendered empty rather than panicking.
     pub(crate) fn new(header: ResponseHeader, value: &str) -> Rendered {
-        // Values every policy shares are static: cloning them (for each response that carries
-        // them) copies two pointers instead of touching a shared reference count.
-        let value = match STATIC_VALUES.iter().find(|s| **s == value) {
-            Some(s) => HeaderValue::from_static(s),
-            None => HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")),
+        // Values are static where possible: cloning them (for each response that carries
+        // them) copies two pointers instead of touching a reference count all cores share.
+        let stored = match STATIC_VALUES.iter().find(|s| **s == value) {
+            Some(s) => Some(*s),
+            None => interned::intern(value),
+        };
+        let value = match stored {
+            Some(s) if HeaderValue::from_str(s).is_ok() => HeaderValue::from_static(s),
+            _ => HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")),
         };
         let mut line = Vec::with_capacity(header.http1_name().len() + value.len() + 4);
         line.extend_from_slice(header.http1_name().as_bytes());
