@@ -24,3 +24,9 @@
 //! - **Explanations' near misses are heuristics** (trailing slash, scheme, port, subdomain of an
 //!   exact entry, apex of a wildcard, trailing dot, suffix confusion), not a proof that nothing
 //!   else is close.
+//! - **Rendered header values live for the life of the process.** Each distinct
+//!   `Access-Control-*` value a policy renders (method and header lists, max-age, ...) is stored
+//!   once per process so that responses carry it as a `'static` `HeaderValue`, whose clone
+//!   touches no reference count shared between cores. Reloading the same values stores nothing
+//!   new; past 1 MiB of distinct values (a process that keeps reloading different lists), new
+//!   values are reference-counted instead, with the same behaviour.
