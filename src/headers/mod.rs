@@ -116,17 +116,6 @@ impl fmt::Display for ResponseHeader {
     }
 }
 
-const STATIC_VALUES: [&str; 8] = [
-    "*",
-    "true",
-    "*,authorization",
-    "Origin",
-    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
-    "Access-Control-Request-Method, Access-Control-Request-Headers",
-    "GET,HEAD,POST",
-    "0",
-];
-
 /// A header value rendered once: as a `HeaderValue` and as a ready HTTP/1 line.
 #[derive(Clone, Debug)]
 pub(crate) struct Rendered {
@@ -138,15 +127,16 @@ impl Rendered {
     /// `value` is built by corsgate from validated tokens, so it is always a valid header
     /// value; should that ever not hold, the value is rendered empty rather than panicking.
     pub(crate) fn new(header: ResponseHeader, value: &str) -> Rendered {
-        // Values are static where possible: cloning them (for each response that carries
-        // them) copies two pointers instead of touching a reference count all cores share.
-        let stored = match STATIC_VALUES.iter().find(|s| **s == value) {
-            Some(s) => Some(*s),
-            None => interned::intern(value),
-        };
-        let value = match stored {
-            Some(s) if HeaderValue::from_str(s).is_ok() => HeaderValue::from_static(s),
-            _ => HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")),
+        // Stored once per process and handed out as `'static`, so that cloning the value for
+        // each response that carries it copies two pointers instead of touching a reference
+        // count all cores share. `from_static` accepts only visible ASCII (and tab), which is
+        // narrower than `from_str`; anything else stays reference-counted.
+        let visible = value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+        let value = match visible.then(|| interned::intern(value)).flatten() {
+            Some(stored) => HeaderValue::from_static(stored),
+            None => HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")),
         };
         let mut line = Vec::with_capacity(header.http1_name().len() + value.len() + 4);
         line.extend_from_slice(header.http1_name().as_bytes());
@@ -281,5 +271,23 @@ impl HeaderBlocks {
             allow_private_network: AllowPrivateNetwork::new(),
             vary: Vary::new(policy),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values `HeaderValue::from_static` would refuse (it panics on them) are rendered
+    /// reference-counted, or empty when they are no header value at all; never a panic.
+    #[test]
+    fn rendering_never_panics_on_unusual_values() {
+        let plain = Rendered::new(ResponseHeader::MaxAge, "600");
+        assert_eq!(plain.value, "600");
+        assert_eq!(&*plain.line, b"Access-Control-Max-Age: 600\r\n");
+        let non_ascii = Rendered::new(ResponseHeader::ExposeHeaders, "x-caf\u{e9}");
+        assert_eq!(non_ascii.value.as_bytes(), "x-caf\u{e9}".as_bytes());
+        let invalid = Rendered::new(ResponseHeader::ExposeHeaders, "a\nb");
+        assert_eq!(invalid.value, "");
     }
 }
