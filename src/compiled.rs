@@ -180,7 +180,7 @@ impl Generation {
             Single::Many => None,
         };
         if let Some(line) = line {
-            if let Some(key) = Key::new(self.cache.hasher(), method, line, private_network) {
+            if let Some(key) = Key::new(self.cache.seed(), method, line, private_network) {
                 if let Some(verdict) = self.cache.get(&key) {
                     return verdict;
                 }

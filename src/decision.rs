@@ -20,7 +20,7 @@ use crate::origin::OriginMiss;
 use crate::policy::{OriginEntry, Policy};
 use crate::preflight::PreflightDenial;
 use crate::preflight::PreflightRules;
-use crate::request::{CorsRequest, Lines, Single};
+use crate::request::{CorsRequest, Lines};
 
 /// What kind of request it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,10 +138,7 @@ impl<'c, 'r> Decision<'c, 'r> {
 
     /// The preflight's requested method, Fetch-normalised (what `*` with credentials echoes).
     fn requested_method(&self) -> &'r [u8] {
-        match self.request_method.single() {
-            Single::One(line) => PreflightRules::normalize_method(line.bytes),
-            _ => b"",
-        }
+        PreflightRules::requested_method(self.request_method)
     }
 
     /// Not CORS, actual or preflight.

@@ -11,7 +11,7 @@ use http::StatusCode;
 use crate::compiled::{Generation, Outcome};
 use crate::decision::{DecisionKind, DenyReason, Grant};
 use crate::origin::{OriginDefect, OriginMiss, OriginPattern, RequestOrigin, TuplePattern};
-use crate::preflight::PreflightDenial;
+use crate::preflight::{PreflightDenial, PreflightRules};
 use crate::request::{Lines, Single};
 
 /// A decision in words: a one-line summary and details, one per line.
@@ -86,13 +86,7 @@ impl Explanation {
             }
         }
         if kind == DecisionKind::Preflight && outcome.verdict.is_ok() {
-            let method = match request_method.single() {
-                Single::One(line) => String::from_utf8_lossy(
-                    crate::preflight::PreflightRules::normalize_method(line.bytes),
-                )
-                .into_owned(),
-                _ => String::new(),
-            };
+            let method = String::from_utf8_lossy(PreflightRules::requested_method(request_method));
             details.push(format!("method {method} is allowed"));
             if outcome.headers_requested {
                 details.push("every requested header is allowed".to_owned());

@@ -49,11 +49,8 @@ impl Vary {
 /// Adds the names in `ours` that the map's `Vary` lines do not already have. An absent `Vary`
 /// gets `ours` as is (one lookup); `Vary: *` already covers everything.
 pub(crate) fn merge(headers: &mut HeaderMap, ours: &HeaderValueRef<'_>) {
-    if let http::header::Entry::Vacant(entry) = headers.entry(VARY) {
-        entry.insert(ours.to_header_value());
-        return;
-    }
-    merge_into_existing(headers, &ours.as_bytes());
+    // corsgate's `Vary` values are rendered `'static`: the clone copies two pointers.
+    merge_value(headers, ours.to_header_value());
 }
 
 /// [`merge`] for an owned value.

@@ -7,8 +7,8 @@
 //! - **Bounded**: [`CAPACITY`] slots allocated when the generation is compiled; nothing is
 //!   allocated, and the table never grows, afterwards.
 //! - **Lock-free**: a reader loads a slot's sequence number, compares its words with the
-//!   request's bytes, and loads the sequence again; a torn read is a miss. A writer claims a slot with one compare-and-swap and gives up if
-//!   another writer holds it. Readers never write on a hit, except once to set the slot's
+//!   request's bytes, and loads the sequence again; a torn read is a miss. A writer claims a
+//!   slot with one compare-and-swap and gives up if another writer holds it. Readers never write on a hit, except once to set the slot's
 //!   reference bit.
 //! - **Flood-proof**: an insert into an occupied slot whose entry was hit since the last
 //!   insert attempt only clears the reference bit (a second chance, as in CLOCK), so a stream of
@@ -159,13 +159,30 @@ impl<'a> Key<'a> {
         self.hash >> TAG_SHIFT
     }
 
-    /// Compares a slot's words with the key, reading them with `load`.
+    /// Word `i` of the slot layout: the method in the first [`METHOD_WORDS`], the header line
+    /// after them, each zero-padded.
+    #[inline]
+    fn word(&self, i: usize) -> u64 {
+        if i < METHOD_WORDS {
+            word(self.method, i)
+        } else {
+            word(self.headers, i - METHOD_WORDS)
+        }
+    }
+
+    /// Compares a slot's words with the key, reading them with `load`, up to the key's
+    /// lengths (the caller has compared the lengths, in the shape, already).
     #[inline]
     fn matches(&self, load: impl Fn(usize) -> u64) -> bool {
-        (0..self.method.len().div_ceil(8)).all(|i| load(i) == word(self.method, i))
+        (0..self.method.len().div_ceil(8)).all(|i| load(i) == self.word(i))
             && (0..self.headers.len().div_ceil(8))
-                .all(|i| load(METHOD_WORDS + i) == word(self.headers, i))
+                .all(|i| load(METHOD_WORDS + i) == self.word(METHOD_WORDS + i))
     }
+}
+
+/// A slot's meta word holds a verdict (code 0 is an empty slot).
+fn occupied(meta: u64) -> bool {
+    (meta >> CODE_SHIFT) & 0xff != 0
 }
 
 fn encode(verdict: Verdict) -> u64 {
@@ -216,7 +233,7 @@ impl VerdictCache {
         }
     }
 
-    pub(crate) fn hasher(&self) -> &Seed {
+    pub(crate) fn seed(&self) -> &Seed {
         &self.seed
     }
 
@@ -264,18 +281,12 @@ impl VerdictCache {
         }
         fence(Ordering::Release);
         let meta = slot.meta.load(Ordering::Relaxed);
-        let occupied = (meta >> CODE_SHIFT) & 0xff != 0;
-        if occupied && meta & REFERENCED != 0 {
+        if occupied(meta) && meta & REFERENCED != 0 {
             // Second chance: the entry was used since the last attempt to replace it.
             slot.meta.store(meta & !REFERENCED, Ordering::Relaxed);
         } else {
             for (i, stored) in slot.words.iter().enumerate() {
-                let w = if i < METHOD_WORDS {
-                    word(key.method, i)
-                } else {
-                    word(key.headers, i - METHOD_WORDS)
-                };
-                stored.store(w, Ordering::Relaxed);
+                stored.store(key.word(i), Ordering::Relaxed);
             }
             let meta = key.shape | (encode(verdict) << CODE_SHIFT) | (key.tag() << TAG_SHIFT);
             slot.meta.store(meta, Ordering::Relaxed);
@@ -287,7 +298,7 @@ impl VerdictCache {
     pub(crate) fn len(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| (s.meta.load(Ordering::Relaxed) >> CODE_SHIFT) & 0xff != 0)
+            .filter(|s| occupied(s.meta.load(Ordering::Relaxed)))
             .count()
     }
 }
@@ -321,7 +332,7 @@ mod tests {
     fn hit_miss_and_bound() {
         let cache = VerdictCache::new();
         fn key<'a>(cache: &VerdictCache, m: &'a [u8], h: &'a [u8]) -> Key<'a> {
-            Key::new(cache.hasher(), m, Some(h), false).unwrap()
+            Key::new(cache.seed(), m, Some(h), false).unwrap()
         }
         let allowed = Verdict::Allowed {
             headers_requested: true,
@@ -338,32 +349,26 @@ mod tests {
         }
         assert!(cache.len() <= CAPACITY);
         assert!(Key::new(
-            cache.hasher(),
+            cache.seed(),
             b"PUT",
             Some(&[b'a'; MAX_HEADERS_LEN + 1]),
             false
         )
         .is_none());
-        assert!(Key::new(cache.hasher(), &[b'M'; MAX_METHOD_LEN + 1], None, false).is_none());
-        assert!(Key::new(
-            cache.hasher(),
-            b"PUT",
-            Some(&[b'a'; MAX_HEADERS_LEN]),
-            false
-        )
-        .is_some());
+        assert!(Key::new(cache.seed(), &[b'M'; MAX_METHOD_LEN + 1], None, false).is_none());
+        assert!(Key::new(cache.seed(), b"PUT", Some(&[b'a'; MAX_HEADERS_LEN]), false).is_some());
         // Absent and empty header lines are different keys for lookups too.
         let fresh = VerdictCache::new();
         let get = Verdict::Allowed {
             headers_requested: false,
         };
-        fresh.insert(&Key::new(fresh.hasher(), b"GET", None, false).unwrap(), get);
+        fresh.insert(&Key::new(fresh.seed(), b"GET", None, false).unwrap(), get);
         assert_eq!(
-            fresh.get(&Key::new(fresh.hasher(), b"GET", Some(b""), false).unwrap()),
+            fresh.get(&Key::new(fresh.seed(), b"GET", Some(b""), false).unwrap()),
             None
         );
         assert_eq!(
-            fresh.get(&Key::new(fresh.hasher(), b"GET", None, false).unwrap()),
+            fresh.get(&Key::new(fresh.seed(), b"GET", None, false).unwrap()),
             Some(get)
         );
     }

@@ -8,7 +8,7 @@ use ahash::AHashSet;
 
 use crate::method;
 use crate::policy::Policy;
-use crate::request::Lines;
+use crate::request::{Lines, Single};
 
 /// At most this many bytes of `Access-Control-Request-Headers`, all field lines summed.
 pub const MAX_REQUEST_HEADERS_BYTES: usize = 4096;
@@ -245,6 +245,16 @@ impl PreflightRules {
     #[inline]
     pub(crate) fn normalize_method(requested: &[u8]) -> &[u8] {
         method::normalize(requested).map_or(requested, str::as_bytes)
+    }
+
+    /// The single requested method, normalised as [`normalize_method`](Self::normalize_method)
+    /// does; empty when the request has none or several.
+    #[inline]
+    pub(crate) fn requested_method(lines: Lines<'_>) -> &[u8] {
+        match lines.single() {
+            Single::One(line) => Self::normalize_method(line.bytes),
+            _ => b"",
+        }
     }
 
     #[inline]
