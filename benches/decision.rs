@@ -91,38 +91,13 @@ fn wildcard(c: &mut Criterion) {
     for n in [10, 100_000] {
         let s = setup(&wildcards(n));
         let last = n - 1;
-        case(
-            c,
-            "wildcard_hit",
-            &format!("{n}/2_labels"),
-            &s,
-            &format!("https://x.tenant{last}.example.com"),
-            true,
-        );
-        case(
-            c,
-            "wildcard_hit",
-            &format!("{n}/6_labels"),
-            &s,
-            &format!("https://a.b.c.x.tenant{last}.example.com"),
-            true,
-        );
-        case(
-            c,
-            "wildcard_miss",
-            &format!("{n}/2_labels"),
-            &s,
-            "https://x.nobody.example.com",
-            false,
-        );
-        case(
-            c,
-            "wildcard_miss",
-            &format!("{n}/6_labels"),
-            &s,
-            "https://a.b.c.x.nobody.example.com",
-            false,
-        );
+        for (labels, prefix) in [("2_labels", "x"), ("6_labels", "a.b.c.x")] {
+            let id = format!("{n}/{labels}");
+            let hit = format!("https://{prefix}.tenant{last}.example.com");
+            let miss = format!("https://{prefix}.nobody.example.com");
+            case(c, "wildcard_hit", &id, &s, &hit, true);
+            case(c, "wildcard_miss", &id, &s, &miss, false);
+        }
     }
 }
 
