@@ -188,8 +188,46 @@ impl Cors {
                 changed: false,
             };
         }
-        let number = self.last_generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let next = Generation::compile(Arc::new(policy), number);
+        self.install(Generation::compile(Arc::new(policy), 0))
+    }
+
+    /// [`Cors::reload`] for the file watcher, which may abandon a reload that runs past its
+    /// time limit: the policy is compiled without holding the reload lock (an abandoned
+    /// compile never delays the next reload), then `commit` is asked, under the lock, whether
+    /// the result is still wanted. `false` discards it (nothing changes, no generation number
+    /// is used up) and returns `None`.
+    pub(crate) fn reload_if(
+        &self,
+        policy: Policy,
+        commit: impl FnOnce() -> bool,
+    ) -> Option<Reloaded> {
+        let unchanged = |current: &Generation, policy: &Policy| {
+            (current.policy.as_ref() == policy).then_some(Reloaded {
+                generation: current.number,
+                changed: false,
+            })
+        };
+        if let Some(same) = unchanged(&self.current.load(), &policy) {
+            return Some(same);
+        }
+        let next = Generation::compile(Arc::new(policy), 0);
+        let _serialised = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !commit() {
+            return None;
+        }
+        // Another reload may have swapped in the same settings while this one compiled.
+        if let Some(same) = unchanged(&self.current.load(), &next.policy) {
+            return Some(same);
+        }
+        Some(self.install(next))
+    }
+
+    /// Numbers and swaps in a compiled generation. The caller holds the reload lock, so
+    /// generation numbers grow in swap order.
+    fn install(&self, mut next: Generation) -> Reloaded {
+        let number = self.last_generation.load(Ordering::Relaxed) + 1;
+        next.number = number;
+        self.last_generation.store(number, Ordering::Relaxed);
         self.current.store(Arc::new(next));
         self.version.fetch_add(1, Ordering::Release);
         Reloaded {

@@ -29,10 +29,12 @@
 //! # Ok::<(), corsgate::PolicyError>(())
 //! ```
 
+pub(crate) mod read;
 mod tree;
 
 use std::path::Path;
 
+pub use read::{read_regular_file, MAX_POLICY_FILE_BYTES};
 use tree::{line_column, Node, Spanned};
 
 use crate::error::{Field, Issue, IssueKind, Location, PolicyError};
@@ -238,23 +240,13 @@ impl CheckReport {
 }
 
 impl PolicyFile {
-    /// Reads and parses a file; JSON when its name ends in `.json`.
+    /// Reads and parses a file; JSON when its name ends in `.json`. Only a regular file (links
+    /// followed) of at most [`MAX_POLICY_FILE_BYTES`] is read, without blocking on anything
+    /// else (see [`read_regular_file`]).
     pub fn load(path: impl AsRef<Path>) -> Result<PolicyFile, PolicyError> {
         let path = path.as_ref();
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            PolicyError::new(vec![Issue::error(
-                IssueKind::Io,
-                Field::Document,
-                format!("cannot read {label}: {e}"),
-            )
-            .with_location(Location {
-                file: label.clone(),
-                line: 1,
-                column: 1,
-            })])
-        })?;
-        PolicyFile::parse(&text, &label, Format::from_path(path))
+        let text = read::read_policy_text(path)?;
+        PolicyFile::parse(&text, &path.display().to_string(), Format::from_path(path))
     }
 
     /// Parses policy text; `path` is only used in messages.

@@ -1,0 +1,429 @@
+//! Proxy hygiene: what `serve` refuses before any policy is consulted, and which headers it
+//! removes, keeps or sets on the way to the upstream and back.
+//!
+//! Refused at the gateway, before routing and the CORS decision (so without CORS headers):
+//! - an HTTP/1.1 request without `Host`, with two `Host` lines, or with a `Host` that is not a
+//!   valid host (design §2.1's host grammar, any case, an optional port) — 400, as RFC 9112
+//!   §3.2 requires; an absolute-form target's authority must be valid too and wins over
+//!   `Host` (RFC 9112 §3.2.2);
+//! - a path with a `.` or `..` segment, a percent-encoded dot, slash or backslash, or a
+//!   backslash — 400 (design §8): no path can climb out of the upstream's prefix, and no
+//!   upstream can read a path differently from the route that decided it;
+//! - `CONNECT`, `TRACE` and `TRACK` in any case — 405 with `Allow`, never forwarded;
+//! - a WebSocket handshake — 501: `serve` does not proxy upgrades. Other `Upgrade` offers
+//!   (`h2c`) are ignored, as RFC 9110 §7.8 allows, and the request is served over HTTP/1.1;
+//! - `OPTIONS *` is answered by the gateway itself (200 with `Allow`).
+//!
+//! On the way to the upstream: hop-by-hop fields go (RFC 9110 §7.6.1: the fixed list and
+//! every name in `Connection`, except `Host`), and so do `Proxy-Authorization`, a `Forwarded`
+//! field (corsgate maintains `X-Forwarded-*`; a stale `Forwarded` would carry what the client
+//! wrote) and `Expect` (hyper already answered it on the client's side). Every
+//! `X-Forwarded-For` line is kept, joined into one, with the peer's address appended.
+//! `X-Forwarded-Proto` and `-Host` are kept when the peer is a trusted proxy
+//! (`--trusted-proxy`) and sent them; otherwise they are set: `http`, and the request's host.
+//!
+//! On the way back: hop-by-hop fields go, and a response that has both `Transfer-Encoding` and
+//! `Content-Length` loses the `Content-Length` (RFC 9112 §6.3: the transfer coding wins and
+//! an intermediary must remove the length before forwarding); hyper re-frames the body.
+
+use std::net::IpAddr;
+
+use corsgate::origin::RequestOrigin;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+
+use super::bodies::{full, BoxedBody};
+
+/// Connection-level headers, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// The methods `serve` forwards that every upstream knows, for `Allow`.
+const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// `true` for a header that belongs to one connection: the fixed list, or a name listed in
+/// `Connection` (but never `Host`, which a client could otherwise strip).
+pub fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
+    if HOP_BY_HOP.contains(name) {
+        return true;
+    }
+    if name == header::HOST {
+        return false;
+    }
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|token| {
+            token
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_str().as_bytes())
+        })
+    })
+}
+
+/// Removes hop-by-hop fields in place (no copy when there are none to remove).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in &HOP_BY_HOP[1..] {
+        headers.remove(name);
+    }
+    if !headers.contains_key(header::CONNECTION) {
+        return;
+    }
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim_ascii()).ok())
+        .filter(|n| n != header::HOST)
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    headers.remove(header::CONNECTION);
+}
+
+/// A refusal or an answer the gateway gives itself.
+fn answer(status: StatusCode, message: &str) -> Response<BoxedBody> {
+    let mut response = Response::new(full(format!("{message}\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// What a request that passed the checks forwards as its host: the absolute-form target's
+/// authority, or the `Host` field (`None` only for HTTP/1.0 without `Host`).
+#[derive(Clone)]
+pub struct RequestHost(pub Option<HeaderValue>);
+
+/// Checks a request before anything else looks at it. `Err` is the gateway's own answer.
+pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, Response<BoxedBody>> {
+    let method = request.method().as_str();
+    if ["CONNECT", "TRACE", "TRACK"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+    {
+        let mut response = answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{method} is answered by the gateway and never forwarded"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        return Err(response);
+    }
+
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(answer(StatusCode::BAD_REQUEST, "more than one Host field"));
+    }
+    if let Some(value) = host {
+        if !is_valid_host(value.as_bytes()) {
+            return Err(answer(StatusCode::BAD_REQUEST, "invalid Host field"));
+        }
+    } else if request.version() != Version::HTTP_10 && request.version() != Version::HTTP_09 {
+        return Err(answer(StatusCode::BAD_REQUEST, "no Host field"));
+    }
+
+    let uri = request.uri();
+    let mut forwarded_host = host.cloned();
+    if let Some(authority) = uri.authority() {
+        // Absolute form (RFC 9112 §3.2.2): its authority replaces `Host`.
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(answer(
+                StatusCode::BAD_REQUEST,
+                "the request target's scheme is not http or https",
+            ));
+        }
+        let authority = authority.as_str();
+        if authority.contains('@') || !is_valid_host(authority.as_bytes()) {
+            return Err(answer(
+                StatusCode::BAD_REQUEST,
+                "invalid host in the request target",
+            ));
+        }
+        forwarded_host = HeaderValue::from_str(authority).ok();
+    }
+
+    if uri == "*" {
+        if request.method() == Method::OPTIONS {
+            let mut response = answer(StatusCode::OK, "");
+            *response.body_mut() = full(bytes::Bytes::new());
+            response.headers_mut().remove(header::CONTENT_TYPE);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+            return Err(response);
+        }
+        return Err(answer(
+            StatusCode::BAD_REQUEST,
+            "the asterisk target is only for OPTIONS",
+        ));
+    }
+    if let Some(problem) = path_problem(uri.path().as_bytes()) {
+        return Err(answer(StatusCode::BAD_REQUEST, problem));
+    }
+
+    if is_websocket_handshake(request.headers()) {
+        return Err(answer(
+            StatusCode::NOT_IMPLEMENTED,
+            "corsgate serve does not proxy WebSocket (or other protocol) upgrades",
+        ));
+    }
+    Ok(RequestHost(forwarded_host))
+}
+
+/// `host[:port]` in design §2.1's host grammar (a DNS name with an optional trailing dot,
+/// canonical IPv4, bracketed canonical IPv6), in any case, with an optional port 1..65535
+/// without leading zeros. Checked by the engine's own Origin parser, on the lowercased host
+/// behind a scheme that has no default port; no allocation.
+pub fn is_valid_host(value: &[u8]) -> bool {
+    const SCHEME: &[u8] = b"h://";
+    let mut buffer = [0u8; corsgate::origin::MAX_ORIGIN_LEN];
+    let Some(rest) = buffer.get_mut(SCHEME.len()..SCHEME.len() + value.len()) else {
+        return false;
+    };
+    for (to, from) in rest.iter_mut().zip(value) {
+        *to = from.to_ascii_lowercase();
+    }
+    buffer[..SCHEME.len()].copy_from_slice(SCHEME);
+    matches!(
+        RequestOrigin::parse(&buffer[..SCHEME.len() + value.len()]),
+        Ok(RequestOrigin::Tuple(_))
+    )
+}
+
+/// Why a raw request path (without its query) is refused, if it is (design §8).
+pub fn path_problem(path: &[u8]) -> Option<&'static str> {
+    if path.contains(&b'\\') {
+        return Some("a backslash in the path");
+    }
+    for window in path.windows(3) {
+        if window[0] == b'%' {
+            let code = [
+                window[1].to_ascii_lowercase(),
+                window[2].to_ascii_lowercase(),
+            ];
+            match &code {
+                b"2e" => return Some("a percent-encoded dot in the path"),
+                b"2f" => return Some("a percent-encoded slash in the path"),
+                b"5c" => return Some("a percent-encoded backslash in the path"),
+                _ => {}
+            }
+        }
+    }
+    if path
+        .split(|&b| b == b'/')
+        .any(|segment| segment == b"." || segment == b"..")
+    {
+        return Some("a . or .. segment in the path");
+    }
+    None
+}
+
+fn is_websocket_handshake(headers: &HeaderMap) -> bool {
+    headers.get_all(header::UPGRADE).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    })
+}
+
+/// The peers whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed: addresses and
+/// networks (`10.0.0.0/8`, `::1`).
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Parses `--trusted-proxy` values: an IP address or `address/prefix`.
+    pub fn parse(values: &[String]) -> Result<TrustedProxies, String> {
+        let mut networks = Vec::with_capacity(values.len());
+        for value in values {
+            let (address, prefix) = match value.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (value.as_str(), None),
+            };
+            let address: IpAddr = address.parse().map_err(|_| {
+                format!("--trusted-proxy {value:?}: not an IP address or network (e.g. 10.0.0.0/8, ::1)")
+            })?;
+            let address = address.to_canonical();
+            let max = if address.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                None => max,
+                Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                    format!("--trusted-proxy {value:?}: the prefix length is 0..={max}")
+                })?,
+            };
+            networks.push((address, prefix));
+        }
+        Ok(TrustedProxies(networks))
+    }
+
+    /// Whether `peer` is one of them (IPv4-mapped IPv6 peers count as IPv4).
+    pub fn contains(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.0
+            .iter()
+            .any(|&(network, prefix)| match (network, peer) {
+                (IpAddr::V4(n), IpAddr::V4(p)) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                    u32::from(n) & mask == u32::from(p) & mask
+                }
+                (IpAddr::V6(n), IpAddr::V6(p)) => {
+                    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                    u128::from(n) & mask == u128::from(p) & mask
+                }
+                _ => false,
+            })
+    }
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Rewrites a request's headers for the upstream (see the module's documentation).
+pub fn scrub_request_headers(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    trusted: bool,
+    host: &RequestHost,
+) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    headers.remove(FORWARDED);
+    headers.remove(header::EXPECT);
+    if let Some(host) = &host.0 {
+        // The absolute form's authority, or the one `Host` line.
+        headers.insert(header::HOST, host.clone());
+    }
+
+    let peer = peer.to_canonical();
+    let forwarded_for = {
+        let mut lines = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
+        if lines.peek().is_none() {
+            HeaderValue::from_str(&peer.to_string()).ok()
+        } else {
+            let mut joined = Vec::with_capacity(64);
+            for line in lines {
+                joined.extend_from_slice(line.as_bytes());
+                joined.extend_from_slice(b", ");
+            }
+            joined.extend_from_slice(peer.to_string().as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+    };
+    if let Some(value) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if !(trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        match &host.0 {
+            Some(host) => {
+                headers.insert(X_FORWARDED_HOST, host.clone());
+            }
+            None => {
+                headers.remove(X_FORWARDED_HOST);
+            }
+        }
+    }
+}
+
+/// Rewrites an upstream response's headers for the client.
+pub fn scrub_response_headers(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and an intermediary
+        // removes the length before forwarding (else the client reads a truncated body).
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    strip_hop_by_hop(headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        for good in [
+            "example.com",
+            "Example.COM",
+            "example.com:8080",
+            "example.com.",
+            "127.0.0.1:80",
+            "[::1]:8080",
+            "a_b.example",
+            "localhost",
+        ] {
+            assert!(is_valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "",
+            "example.com:",
+            "example.com:0",
+            "example.com:65536",
+            "example.com:080",
+            "exa mple.com",
+            "user@example.com",
+            "example.com/x",
+            "example..com",
+            "[::1",
+            "010.0.0.1",
+            "a%2eb",
+            "example.com:80:80",
+        ] {
+            assert!(!is_valid_host(bad.as_bytes()), "{bad}");
+        }
+        assert!(!is_valid_host(&[b'a'; 400]));
+    }
+
+    #[test]
+    fn paths() {
+        for good in ["/", "/api/users", "/a.b/c..d/.e", "/%41", "/a//b"] {
+            assert_eq!(path_problem(good.as_bytes()), None, "{good}");
+        }
+        for bad in [
+            "/..",
+            "/../admin",
+            "/a/./b",
+            "/a/.",
+            "/%2e%2e/admin",
+            "/%2E/",
+            "/a%2fb",
+            "/a%5Cb",
+            "/a\\b",
+        ] {
+            assert!(path_problem(bad.as_bytes()).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8".into(), "::1".into(), "192.0.2.7".into()])
+            .unwrap();
+        assert!(t.contains("10.1.2.3".parse().unwrap()));
+        assert!(t.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(t.contains("::1".parse().unwrap()));
+        assert!(t.contains("192.0.2.7".parse().unwrap()));
+        assert!(!t.contains("192.0.2.8".parse().unwrap()));
+        assert!(!t.contains("11.0.0.1".parse().unwrap()));
+        assert!(TrustedProxies::parse(&["0.0.0.0/0".into()])
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(TrustedProxies::parse(&["10.0.0.0/33".into()]).is_err());
+        assert!(TrustedProxies::parse(&["example.com".into()]).is_err());
+    }
+}

@@ -1,0 +1,368 @@
+//! `corsgate serve`: a CORS gateway in one command, built to face the internet.
+//!
+//! A reverse proxy on hyper that applies the policy to every request (through
+//! `corsgate::layer::CorsLayer`) and streams bodies both ways; without `--upstream`, a small
+//! built-in demo API. Each concern has its file:
+//!
+//! - `limits`: the timeouts and caps (flags and stated constants), the open-file limit;
+//! - `listener`: accepting connections under `--max-connections`, backing off on `EMFILE`;
+//! - `client_io`: a connection's deadlines (request head, keep-alive idle, stalled writes);
+//! - `bodies`: stalled bodies, and when a response is done;
+//! - `hygiene`: what is refused before any policy is consulted, and the proxy's header rules;
+//! - `upstream`: the upstream client (timeouts, pool, retry, limits, causes logged);
+//! - `interim`: forwarding 1xx responses;
+//! - `reload`: SIGHUP and `/healthz`;
+//! - `access_log`: one escaped line per request;
+//! - `demo`: the demo API.
+//!
+//! A request goes: hygiene checks (refusals answered here, without CORS headers) →
+//! `CorsLayer` (preflights answered, headers applied to everything else) → `/healthz`, the
+//! demo API or the upstream. SIGINT/SIGTERM stop accepting and let in-flight requests finish.
+
+mod access_log;
+mod bodies;
+mod client_io;
+mod demo;
+mod hygiene;
+mod interim;
+mod limits;
+mod listener;
+mod reload;
+mod upstream;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use corsgate::file::{active_environment, PolicyFile};
+use corsgate::layer::{CorsLayer, CorsService};
+use corsgate::watch::{PolicyWatcher, WatchOptions};
+use corsgate::Cors;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use access_log::AccessRecord;
+use bodies::{BoxedBody, RequestBody, ResponseBody};
+use client_io::ConnectionClock;
+use hygiene::TrustedProxies;
+use limits::{parse_seconds, Limits, Seconds};
+use upstream::{redact_userinfo, Forwarding, Upstream};
+
+use crate::{report_policy_error, EXIT_OK, EXIT_USAGE};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The policy file (TOML, or JSON when it ends in .json).
+    policy: PathBuf,
+    /// The environment (default: CORSGATE_ENV, else the base policy).
+    #[arg(long)]
+    env: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the address is printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Forward requests to this http:// URL (scheme, host, port, optional path prefix; no
+    /// userinfo). Without it, corsgate serves a small demo API.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// How long to wait for in-flight requests on shutdown.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    grace_period: u64,
+    /// Do not watch the policy file; reload only on SIGHUP.
+    #[arg(long)]
+    no_watch: bool,
+    /// A request head must be complete within this many seconds: from the connection's start
+    /// for its first request, from the first byte for later ones (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    header_read_timeout: Seconds,
+    /// A keep-alive connection may wait this long for its next request (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    idle_timeout: Seconds,
+    /// Reading a body or writing a response may make no progress for this long (0: no
+    /// limit).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    io_timeout: Seconds,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Connecting to the upstream may take this long; then 504 (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    upstream_connect_timeout: Seconds,
+    /// The upstream's response head must arrive this long after the request was sent; then
+    /// 504, with CORS headers (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    upstream_timeout: Seconds,
+    /// A reload (read, parse, validate, compile) that takes longer is abandoned and its
+    /// result discarded; the serving policy stays (0: no limit).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    reload_timeout: Seconds,
+    /// A peer (address or network, e.g. 10.0.0.0/8; repeatable) whose X-Forwarded-Proto and
+    /// X-Forwarded-Host are kept. Default: none, so both are always set by corsgate.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<String>,
+}
+
+pub fn run(args: ServeArgs) -> u8 {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(true)
+        .try_init();
+    let environment = active_environment(args.env.as_deref());
+    let policy = match PolicyFile::load(&args.policy).and_then(|f| f.policy(environment.as_deref()))
+    {
+        Ok(p) => p,
+        Err(err) => return report_policy_error(&err),
+    };
+    for warning in policy.warnings() {
+        tracing::warn!(target: "corsgate::policy", "{warning}");
+    }
+    let limits = Limits {
+        header_read_timeout: args.header_read_timeout.get(),
+        idle_timeout: args.idle_timeout.get(),
+        io_timeout: args.io_timeout.get(),
+        max_connections: args.max_connections as usize,
+        upstream_connect_timeout: args.upstream_connect_timeout.get(),
+        upstream_timeout: args.upstream_timeout.get(),
+    };
+    let trusted = match TrustedProxies::parse(&args.trusted_proxies) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("corsgate serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("corsgate serve: cannot start the runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // The upstream client needs the runtime (its pool timer); build it inside.
+    let backend = match runtime.block_on(async {
+        match &args.upstream {
+            None => Ok(Backend::Demo),
+            Some(url) => Upstream::new(url, limits, trusted).map(|u| Backend::Proxy(Box::new(u))),
+        }
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            let url = args
+                .upstream
+                .as_deref()
+                .map(redact_userinfo)
+                .unwrap_or_default();
+            eprintln!("corsgate serve: --upstream {url:?}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    limits::fit_open_file_limit(limits.max_connections);
+    let cors = Arc::new(Cors::new(policy));
+    match runtime.block_on(serve(args, environment, cors, backend, limits)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("corsgate serve: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn serve(
+    args: ServeArgs,
+    environment: Option<String>,
+    cors: Arc<Cors>,
+    backend: Backend,
+    limits: Limits,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind(args.listen).await?;
+    let address = listener.local_addr()?;
+    let defaults = WatchOptions::default();
+    let watcher = Arc::new(PolicyWatcher::with_options(
+        cors.clone(),
+        &args.policy,
+        environment.clone(),
+        WatchOptions {
+            watch: !args.no_watch,
+            reload_timeout: args
+                .reload_timeout
+                .get()
+                .unwrap_or(Duration::from_secs(86_400 * 365)),
+            ..defaults
+        },
+    )?);
+    reload::forward_sighup(watcher.clone(), args.policy.display().to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+
+    println!(
+        "corsgate: listening on http://{address} (policy {}, environment {}, generation {}, {})",
+        args.policy.display(),
+        environment.as_deref().unwrap_or("base"),
+        cors.generation(),
+        match &backend {
+            Backend::Demo => "demo API".to_owned(),
+            Backend::Proxy(p) => format!("upstream {}", p.display()),
+        }
+    );
+    let app = App {
+        backend: Arc::new(backend),
+        cors: cors.clone(),
+        watcher,
+    };
+    let gateway = Arc::new(Gateway {
+        service: CorsLayer::new(cors.clone()).layer(app),
+        io_timeout: limits.io_timeout,
+    });
+    let graceful = GracefulShutdown::new();
+    tokio::select! {
+        _ = listener::accept_loop(listener, gateway, limits, &graceful) => {}
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!(
+        target: "corsgate::serve",
+        "shutting down: waiting up to {}s for in-flight requests",
+        args.grace_period
+    );
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!(target: "corsgate::serve", "all connections closed"),
+        _ = tokio::time::sleep(Duration::from_secs(args.grace_period)) => {
+            tracing::warn!(target: "corsgate::serve", "grace period over; closing remaining connections");
+        }
+    }
+    Ok(())
+}
+
+/// What every connection shares.
+pub struct Gateway {
+    service: CorsService<App>,
+    io_timeout: Option<Duration>,
+}
+
+/// Runs one request: hygiene checks, then the CORS service; writes the access log line.
+async fn handle(
+    gateway: Arc<Gateway>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    clock: Arc<ConnectionClock>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    clock.request_started();
+    let started = Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let preflight = method == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let has_body = !request.body().is_end_stream();
+    let mut response = match hygiene::check_request(&request) {
+        Err(answer) => {
+            if has_body {
+                clock.note_body_abandoned();
+            }
+            answer
+        }
+        Ok(host) => {
+            let mut request =
+                request.map(|body| RequestBody::new(body, gateway.io_timeout, clock.clone()));
+            request.extensions_mut().insert(Forwarding {
+                peer: peer.ip(),
+                host,
+                clock: clock.clone(),
+            });
+            let mut service = gateway.service.clone();
+            service.call(request).await?
+        }
+    };
+    if clock.take_body_abandoned() {
+        // hyper closes a connection whose request body was left unread; say so (RFC 9112
+        // §9.6) rather than close without warning.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    tracing::info!(
+        target: "corsgate::access",
+        "{}",
+        AccessRecord {
+            method: &method,
+            path: uri.path().as_bytes(),
+            origin: origin.as_ref().map(HeaderValue::as_bytes),
+            preflight,
+            status: response.status().as_u16(),
+            acao: response
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .map(HeaderValue::as_bytes),
+            peer,
+            elapsed: started.elapsed(),
+        }
+    );
+    Ok(response.map(|body| ResponseBody::new(body, clock)))
+}
+
+enum Backend {
+    Demo,
+    Proxy(Box<Upstream>),
+}
+
+/// The service behind the CORS layer: `/healthz`, then the demo API or the upstream.
+#[derive(Clone)]
+struct App {
+    backend: Arc<Backend>,
+    cors: Arc<Cors>,
+    watcher: Arc<PolicyWatcher>,
+}
+
+impl Service<Request<RequestBody>> for App {
+    type Response = Response<BoxedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<BoxedBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move {
+            if request.method() == Method::GET && request.uri().path() == "/healthz" {
+                return Ok(reload::health(&app.cors, &app.watcher));
+            }
+            Ok(match &*app.backend {
+                Backend::Demo => demo::demo(request).await,
+                Backend::Proxy(upstream) => {
+                    match request.extensions_mut().remove::<Forwarding>() {
+                        Some(forwarding) => upstream.forward(request, forwarding).await,
+                        // `handle` always inserts it.
+                        None => demo::json(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            serde_json::json!({"error": "request context missing"}),
+                        ),
+                    }
+                }
+            })
+        })
+    }
+}
