@@ -25,7 +25,22 @@ impl Gateway {
     /// Starts `corsgate serve POLICY --listen 127.0.0.1:0 EXTRA…` and reads the address it
     /// prints.
     pub fn start(policy: &Path, extra: &[&str]) -> Gateway {
-        let mut child = Command::new(BIN)
+        Gateway::start_wrapped(&[], policy, extra)
+    }
+
+    /// Like [`Gateway::start`], but runs `corsgate` through `wrapper` (a program and its
+    /// arguments that ends by exec-ing its own arguments: `sh -c 'ulimit -n 64; exec "$@"' sh`),
+    /// so that the gateway is still the child whose id `signal` uses.
+    pub fn start_wrapped(wrapper: &[&str], policy: &Path, extra: &[&str]) -> Gateway {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .arg("serve")
             .arg(policy)
             .args(["--listen", "127.0.0.1:0"])
@@ -37,9 +52,15 @@ impl Gateway {
             .spawn()
             .expect("corsgate runs");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+        // Keep standard output drained (and open) for the life of the process.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
         let address = first
             .split("http://")
             .nth(1)
@@ -118,6 +139,20 @@ impl Gateway {
     /// Standard error so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `limit`) for the process to exit; `None` if it is still running.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Access-log lines for `METHOD PATH`.

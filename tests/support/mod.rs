@@ -5,3 +5,4 @@
 #[cfg(feature = "cli")]
 pub mod gateway;
 pub mod http_client;
+pub mod raw_http;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::bodies::{full, BoxedBody, RequestBody};
 
@@ -48,9 +48,14 @@ pub async fn demo(request: Request<RequestBody>) -> Response<BoxedBody> {
                         serde_json::json!({"id": id, "updated": parsed}),
                     )
                 }
-                Err(_) => json(
+                Err(e) if e.is::<LengthLimitError>() => json(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    serde_json::json!({"error": "body over 1 MiB, or it stalled"}),
+                    serde_json::json!({"error": "body over 1 MiB"}),
+                ),
+                // The body stalled past --io-timeout, or the client went away.
+                Err(_) => json(
+                    StatusCode::REQUEST_TIMEOUT,
+                    serde_json::json!({"error": "the request body did not arrive"}),
                 ),
             }
         }

@@ -11,8 +11,10 @@ use std::time::Duration;
 /// (a larger limit makes hyper allocate the header index per message).
 pub const MAX_HEADERS: usize = 100;
 
-/// Most bytes of a request or response head (hyper's read buffer): 64 KiB, like Envoy's 60 KiB
-/// and above nginx's 4 × 8 KiB. A client's larger head gets 431; an upstream's, 502.
+/// Most bytes of a request head, start line included: 64 KiB, like Envoy's 60 KiB and above
+/// nginx's 4 × 8 KiB; a larger one gets 431. The upstream client's read buffer has the same
+/// size, which bounds an upstream's response head to about as much (hyper's client has no exact
+/// head-size limit; a larger head is a 502).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Idle pooled upstream connections are closed after this long.

@@ -86,7 +86,7 @@ pub async fn accept_loop(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let mut full_log = RateLimitedLog::new(Duration::from_secs(5));
     let mut error_log = RateLimitedLog::new(Duration::from_secs(5));

@@ -188,10 +188,11 @@ impl Upstream {
                 let timed_out = is_connect_timeout(&e);
                 tracing::warn!(
                     target: "corsgate::serve",
-                    "upstream {}: {method} {}: {}",
+                    "upstream {}: {method} {}: {}{}",
                     self.display(),
                     Escaped::bare(uri.path().as_bytes(), 1024),
-                    cause_chain(&e)
+                    cause_chain(&e),
+                    if timed_out { " (--upstream-connect-timeout)" } else { "" }
                 );
                 if timed_out {
                     text(StatusCode::GATEWAY_TIMEOUT, "upstream connect timed out")
