@@ -88,15 +88,44 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::CONNECTION);
 }
 
-/// A refusal or an answer the gateway gives itself.
-fn answer(status: StatusCode, message: &str) -> Response<BoxedBody> {
-    let mut response = Response::new(full(format!("{message}\n")));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+/// An answer the gateway gives itself, before any policy: a refusal, or `OPTIONS *`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GatewayAnswer {
+    pub status: StatusCode,
+    /// Why, for the client (the body) and the logs.
+    pub reason: &'static str,
+    /// Whether to send `Allow` (405, and `OPTIONS *`).
+    pub allow: bool,
+}
+
+impl GatewayAnswer {
+    const fn new(status: StatusCode, reason: &'static str) -> GatewayAnswer {
+        GatewayAnswer {
+            status,
+            reason,
+            allow: false,
+        }
+    }
+
+    pub fn into_response(self) -> Response<BoxedBody> {
+        let mut response = if self.reason.is_empty() {
+            Response::new(full(bytes::Bytes::new()))
+        } else {
+            let mut r = Response::new(full(format!("{}\n", self.reason)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            r
+        };
+        *response.status_mut() = self.status;
+        if self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        }
+        response
+    }
 }
 
 /// What a request that passed the checks forwards as its host: the absolute-form target's
@@ -105,33 +134,33 @@ fn answer(status: StatusCode, message: &str) -> Response<BoxedBody> {
 pub struct RequestHost(pub Option<HeaderValue>);
 
 /// Checks a request before anything else looks at it. `Err` is the gateway's own answer.
-pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, Response<BoxedBody>> {
+pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, GatewayAnswer> {
+    use GatewayAnswer as A;
     let method = request.method().as_str();
     if ["CONNECT", "TRACE", "TRACK"]
         .iter()
         .any(|m| method.eq_ignore_ascii_case(m))
     {
-        let mut response = answer(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is answered by the gateway and never forwarded"),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
-        return Err(response);
+        return Err(GatewayAnswer {
+            allow: true,
+            ..A::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "CONNECT, TRACE and TRACK are answered by the gateway and never forwarded",
+            )
+        });
     }
 
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
-        return Err(answer(StatusCode::BAD_REQUEST, "more than one Host field"));
+        return Err(A::new(StatusCode::BAD_REQUEST, "more than one Host field"));
     }
     if let Some(value) = host {
         if !is_valid_host(value.as_bytes()) {
-            return Err(answer(StatusCode::BAD_REQUEST, "invalid Host field"));
+            return Err(A::new(StatusCode::BAD_REQUEST, "invalid Host field"));
         }
     } else if request.version() != Version::HTTP_10 && request.version() != Version::HTTP_09 {
-        return Err(answer(StatusCode::BAD_REQUEST, "no Host field"));
+        return Err(A::new(StatusCode::BAD_REQUEST, "no Host field"));
     }
 
     let uri = request.uri();
@@ -139,14 +168,14 @@ pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, Response<Bo
     if let Some(authority) = uri.authority() {
         // Absolute form (RFC 9112 §3.2.2): its authority replaces `Host`.
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
-            return Err(answer(
+            return Err(A::new(
                 StatusCode::BAD_REQUEST,
                 "the request target's scheme is not http or https",
             ));
         }
         let authority = authority.as_str();
         if authority.contains('@') || !is_valid_host(authority.as_bytes()) {
-            return Err(answer(
+            return Err(A::new(
                 StatusCode::BAD_REQUEST,
                 "invalid host in the request target",
             ));
@@ -156,25 +185,22 @@ pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, Response<Bo
 
     if uri == "*" {
         if request.method() == Method::OPTIONS {
-            let mut response = answer(StatusCode::OK, "");
-            *response.body_mut() = full(bytes::Bytes::new());
-            response.headers_mut().remove(header::CONTENT_TYPE);
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
-            return Err(response);
+            return Err(GatewayAnswer {
+                allow: true,
+                ..A::new(StatusCode::OK, "")
+            });
         }
-        return Err(answer(
+        return Err(A::new(
             StatusCode::BAD_REQUEST,
             "the asterisk target is only for OPTIONS",
         ));
     }
     if let Some(problem) = path_problem(uri.path().as_bytes()) {
-        return Err(answer(StatusCode::BAD_REQUEST, problem));
+        return Err(A::new(StatusCode::BAD_REQUEST, problem));
     }
 
     if is_websocket_handshake(request.headers()) {
-        return Err(answer(
+        return Err(A::new(
             StatusCode::NOT_IMPLEMENTED,
             "corsgate serve does not proxy WebSocket (or other protocol) upgrades",
         ));

@@ -281,7 +281,7 @@ async fn handle(
             if has_body {
                 clock.note_body_abandoned();
             }
-            answer
+            answer.into_response()
         }
         Ok(host) => {
             let mut request =
