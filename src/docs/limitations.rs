@@ -18,7 +18,42 @@
 //! - **Request-side `xn--` labels are not decoded**: a request Origin is compared byte for byte
 //!   with entries whose Punycode was validated when the policy was built.
 //! - **`corsgate serve` speaks HTTP/1.1 and proxies to `http://` upstreams only**: put TLS in
-//!   front of it, as a sidecar does.
+//!   front of it, as a sidecar does. It does not proxy protocol upgrades: a WebSocket handshake
+//!   gets 501, and other `Upgrade` offers (`h2c`) are ignored, the request served over HTTP/1.1.
+//!   It adds no `Via` field, and it removes a `Forwarded` field rather than extend it (it
+//!   maintains `X-Forwarded-For`, `-Proto` and `-Host`).
+//! - **`serve`'s limits, and their defaults** (README, "Limits and timeouts"): a request head
+//!   within `--header-read-timeout` (10 s; from the connection's start for the first request,
+//!   from the head's first byte for later ones), keep-alive idle `--idle-timeout` (60 s), no
+//!   progress on a body or a response write for `--io-timeout` (30 s), `--max-connections`
+//!   (4096; the rest wait in the listen backlog), upstream connect `--upstream-connect-timeout`
+//!   (5 s) and response head `--upstream-timeout` (60 s, then 504), a reload within
+//!   `--reload-timeout` (30 s). Request heads: 100 lines, 64 KiB, exactly. Upstream response
+//!   heads: 100 lines exactly, and about 64 KiB (hyper's client has no exact head-size limit;
+//!   its read buffer is capped at 64 KiB). Idle upstream connections: 30 s, at most 256. 1xx
+//!   responses: 16 KiB a request. A pipelined request whose head was partly read together with
+//!   the previous request's body waits under the idle deadline, not the head deadline (the
+//!   connection cannot tell those bytes apart without parsing them).
+//! - **Only requests that cannot have changed anything are retried**, once, on a new
+//!   connection: GET, HEAD, OPTIONS, PUT and DELETE without a body whose pooled upstream
+//!   connection closed before any answer. A POST, or any request with a body, gets the 502.
+//! - **Policy files are read only when they are regular files** (symbolic links followed) of at
+//!   most 16 MiB ([`MAX_POLICY_FILE_BYTES`](crate::file::MAX_POLICY_FILE_BYTES)), opened
+//!   without blocking. **In-place writes**: a change is loaded once the file has been quiet for
+//!   the debounce window (100 ms) and two reads a window apart agree, so a file rewritten in
+//!   place in steps with pauses under 100 ms is never loaded half-written; a writer that pauses
+//!   longer mid-write can be. **Atomic renames are the supported way** to change a policy file.
+//! - **A reload that runs past its time limit cannot be stopped**, only abandoned: its result is
+//!   discarded (never swapped in, even late), and its thread runs until it ends. At most two
+//!   reload threads exist (the one running and one abandoned); with two abandoned, the next
+//!   reload waits for one to end. A panic while reloading is contained; a stack overflow cannot
+//!   be (the parsers bound nesting depth so that none happens; reload threads have the main
+//!   thread's 8 MiB stack).
+//! - **`/healthz` reports what the last look at the policy file found**: with watching, at most
+//!   a second old; with `--no-watch`, as of the last SIGHUP. It answers 200 whenever a policy
+//!   serves (`"status":"degraded"` with `"policy_file"` when the file is missing, unreadable,
+//!   invalid, or its reload timed out or panicked), so that a probe never removes or restarts a
+//!   gateway that is serving its last good policy.
 //! - **`corsgate check` ignores `CORSGATE_ENV`**, so that a deployment running one environment
 //!   cannot hide a broken other; `--env` checks one on purpose.
 //! - **Explanations' near misses are heuristics** (trailing slash, scheme, port, subdomain of an
