@@ -92,16 +92,30 @@ impl fmt::Display for Escaped<'_> {
         if self.quoted {
             f.write_char('"')?;
         }
-        for &b in shown {
+        let needs_escape = |b: u8| {
+            b == b'"' || b == b'\\' || !(0x20..=0x7e).contains(&b) || (b == b' ' && !self.quoted)
+        };
+        let mut rest = shown;
+        while !rest.is_empty() {
+            // The longest run that needs nothing, written at once (it is printable ASCII).
+            let run = rest
+                .iter()
+                .position(|&b| needs_escape(b))
+                .unwrap_or(rest.len());
+            if let Ok(text) = std::str::from_utf8(&rest[..run]) {
+                f.write_str(text)?;
+            }
+            let Some(&b) = rest.get(run) else {
+                break;
+            };
             match b {
                 b'"' | b'\\' => {
                     f.write_char('\\')?;
                     f.write_char(char::from(b))?;
                 }
-                b' ' if !self.quoted => f.write_str("\\x20")?,
-                0x20..=0x7e => f.write_char(char::from(b))?,
                 _ => write!(f, "\\x{b:02x}")?,
             }
+            rest = &rest[run + 1..];
         }
         if self.quoted {
             f.write_char('"')?;

@@ -78,7 +78,7 @@ fn is_resource_exhaustion(error: &io::Error) -> bool {
 /// Accepts and serves connections until the future is dropped (on shutdown).
 pub async fn accept_loop(
     listener: TcpListener,
-    gateway: Arc<Gateway>,
+    gateway: &'static Gateway,
     limits: Limits,
     graceful: &GracefulShutdown,
 ) {
@@ -136,9 +136,8 @@ pub async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(ConnectionClock::new());
         let io = TokioIo::new(GuardedIo::new(stream, clock.clone(), limits));
-        let gateway = gateway.clone();
         let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-            super::handle(gateway.clone(), request, peer, clock.clone())
+            super::handle(gateway, request, peer, clock.clone())
         });
         let connection = graceful.watch(builder.serve_connection(io, handler));
         tokio::spawn(async move {

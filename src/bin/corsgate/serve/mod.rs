@@ -224,15 +224,17 @@ async fn serve(
             Backend::Proxy(p) => format!("upstream {}", p.display()),
         }
     );
-    let app = App {
-        backend: Arc::new(backend),
+    // Shared by every connection for the life of the process: leaked once, so that a request
+    // touches no reference count other cores write (the CORS layer's own handle aside).
+    let state: &'static AppState = Box::leak(Box::new(AppState {
+        backend,
         cors: cors.clone(),
         watcher,
-    };
-    let gateway = Arc::new(Gateway {
-        service: CorsLayer::new(cors.clone()).layer(app),
+    }));
+    let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
+        service: CorsLayer::new(cors.clone()).layer(App { state }),
         io_timeout: limits.io_timeout,
-    });
+    }));
     let graceful = GracefulShutdown::new();
     tokio::select! {
         _ = listener::accept_loop(listener, gateway, limits, &graceful) => {}
@@ -261,7 +263,7 @@ pub struct Gateway {
 
 /// Runs one request: hygiene checks, then the CORS service; writes the access log line.
 async fn handle(
-    gateway: Arc<Gateway>,
+    gateway: &'static Gateway,
     request: Request<Incoming>,
     peer: SocketAddr,
     clock: Arc<ConnectionClock>,
@@ -327,12 +329,17 @@ enum Backend {
     Proxy(Box<Upstream>),
 }
 
-/// The service behind the CORS layer: `/healthz`, then the demo API or the upstream.
-#[derive(Clone)]
-struct App {
-    backend: Arc<Backend>,
+/// What the service behind the CORS layer needs.
+struct AppState {
+    backend: Backend,
     cors: Arc<Cors>,
     watcher: Arc<PolicyWatcher>,
+}
+
+/// The service behind the CORS layer: `/healthz`, then the demo API or the upstream.
+#[derive(Clone, Copy)]
+struct App {
+    state: &'static AppState,
 }
 
 impl Service<Request<RequestBody>> for App {
@@ -345,12 +352,12 @@ impl Service<Request<RequestBody>> for App {
     }
 
     fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
-        let app = self.clone();
+        let app = self.state;
         Box::pin(async move {
             if request.method() == Method::GET && request.uri().path() == "/healthz" {
                 return Ok(reload::health(&app.cors, &app.watcher));
             }
-            Ok(match &*app.backend {
+            Ok(match &app.backend {
                 Backend::Demo => demo::demo(request).await,
                 Backend::Proxy(upstream) => {
                     match request.extensions_mut().remove::<Forwarding>() {
