@@ -1,18 +1,18 @@
 //! The access log: one line per request on standard error, target `corsgate::access`.
 //!
 //! ```text
-//! GET /api/users origin="https://app.example" preflight=false status=200 acao="https://app.example" peer=127.0.0.1:50312 431us
+//! GET /api/users origin="https://app.example" preflight=false status=200 acao="https://app.example" 431us
 //! ```
 //!
 //! Everything a client wrote is escaped, so that no request can forge a field or a line: the
-//! Origin and `Access-Control-Allow-Origin` are quoted, with `"` and `\` backslash-escaped and
-//! every byte outside printable ASCII written as `\xNN`; the path is written the same way but
-//! unquoted, spaces escaped too, so it stays one token. Each field is cut at a bound (Origin
+//! Origin and `Access-Control-Allow-Origin` are quoted, with `"`, `'` and `\` backslash-escaped,
+//! tab, CR and LF as `\t`, `\r`, `\n`, and every other byte outside printable ASCII as `\xNN`
+//! (the standard library's `escape_ascii`); the path is written the same way, unquoted (a
+//! request target has no spaces). Each field is cut at a bound (Origin
 //! and ACAO at 256 bytes, the path at 1 KiB), with the cut noted as `(+N bytes)`. The query is
 //! never logged (it often carries tokens). An absent Origin or ACAO is `-`.
 
 use std::fmt::{self, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::Method;
@@ -30,7 +30,6 @@ pub struct AccessRecord<'a> {
     pub preflight: bool,
     pub status: u16,
     pub acao: Option<&'a [u8]>,
-    pub peer: SocketAddr,
     pub elapsed: Duration,
 }
 
@@ -48,7 +47,7 @@ impl fmt::Display for AccessRecord<'_> {
             self.preflight, self.status
         )?;
         quoted_or_dash(self.acao, f)?;
-        write!(f, " peer={} {}us", self.peer, self.elapsed.as_micros())
+        write!(f, " {}us", self.elapsed.as_micros())
     }
 }
 
@@ -76,7 +75,7 @@ impl<'a> Escaped<'a> {
         }
     }
 
-    /// Without quotes: spaces are escaped as well, so the field stays one token.
+    /// Without quotes, for values that cannot hold a space (a request target, a method).
     pub fn bare(bytes: &'a [u8], max: usize) -> Escaped<'a> {
         Escaped {
             bytes,
@@ -92,30 +91,13 @@ impl fmt::Display for Escaped<'_> {
         if self.quoted {
             f.write_char('"')?;
         }
-        let needs_escape = |b: u8| {
-            b == b'"' || b == b'\\' || !(0x20..=0x7e).contains(&b) || (b == b' ' && !self.quoted)
-        };
-        let mut rest = shown;
-        while !rest.is_empty() {
-            // The longest run that needs nothing, written at once (it is printable ASCII).
-            let run = rest
-                .iter()
-                .position(|&b| needs_escape(b))
-                .unwrap_or(rest.len());
-            if let Ok(text) = std::str::from_utf8(&rest[..run]) {
-                f.write_str(text)?;
-            }
-            let Some(&b) = rest.get(run) else {
-                break;
-            };
-            match b {
-                b'"' | b'\\' => {
-                    f.write_char('\\')?;
-                    f.write_char(char::from(b))?;
-                }
-                _ => write!(f, "\\x{b:02x}")?,
-            }
-            rest = &rest[run + 1..];
+        let plain = |b: &u8| matches!(b, 0x20..=0x7e) && !matches!(b, b'"' | b'\\' | b'\'');
+        match std::str::from_utf8(shown) {
+            // The common case, nothing to escape: one write.
+            Ok(text) if shown.iter().all(plain) => f.write_str(text)?,
+            // The standard library's escaping: printable ASCII as is, `"`, `\`, `'` with a
+            // backslash, `\t` `\r` `\n`, every other byte as `\xNN`.
+            _ => fmt::Display::fmt(&shown.escape_ascii(), f)?,
         }
         if self.quoted {
             f.write_char('"')?;
@@ -135,13 +117,14 @@ mod tests {
     fn escaping() {
         let q = |b: &[u8]| Escaped::quoted(b, 32).to_string();
         assert_eq!(q(b"https://a.example"), "\"https://a.example\"");
-        assert_eq!(q(b"x\" status=200\n"), "\"x\\\" status=200\\x0a\"");
+        assert_eq!(q(b"x\" status=200\n"), "\"x\\\" status=200\\n\"");
+        assert_eq!(q(b"\x01\x7f"), "\"\\x01\\x7f\"");
         assert_eq!(q("é\\".as_bytes()), "\"\\xc3\\xa9\\\\\"");
         assert_eq!(
             Escaped::quoted(&[b'a'; 20], 16).to_string(),
             format!("\"{}\"(+4 bytes)", "a".repeat(16))
         );
-        assert_eq!(Escaped::bare(b"/a b", 16).to_string(), "/a\\x20b");
+        assert_eq!(Escaped::bare(b"/a\\b", 16).to_string(), "/a\\\\b");
     }
 
     #[test]
@@ -154,13 +137,12 @@ mod tests {
             preflight: false,
             status: 403,
             acao: None,
-            peer: "127.0.0.1:5000".parse().unwrap(),
             elapsed: Duration::from_micros(12),
         }
         .to_string();
         assert_eq!(
             line,
-            "GET /api/users origin=\"https://evil.example\\\" status=200 acao=\\\"*\" preflight=false status=403 acao=- peer=127.0.0.1:5000 12us"
+            "GET /api/users origin=\"https://evil.example\\\" status=200 acao=\\\"*\" preflight=false status=403 acao=- 12us"
         );
     }
 }

@@ -228,32 +228,34 @@ pub fn is_valid_host(value: &[u8]) -> bool {
     )
 }
 
-/// Why a raw request path (without its query) is refused, if it is (design §8).
+/// Why a raw request path (without its query) is refused, if it is (design §8). One pass.
 pub fn path_problem(path: &[u8]) -> Option<&'static str> {
-    if path.contains(&b'\\') {
-        return Some("a backslash in the path");
-    }
-    for window in path.windows(3) {
-        if window[0] == b'%' {
-            let code = [
-                window[1].to_ascii_lowercase(),
-                window[2].to_ascii_lowercase(),
-            ];
-            match &code {
-                b"2e" => return Some("a percent-encoded dot in the path"),
-                b"2f" => return Some("a percent-encoded slash in the path"),
-                b"5c" => return Some("a percent-encoded backslash in the path"),
-                _ => {}
+    const DOT_SEGMENT: &str = "a . or .. segment in the path";
+    let is_dot_segment = |segment: &[u8]| segment == b"." || segment == b"..";
+    let mut segment_start = 0;
+    for (i, &b) in path.iter().enumerate() {
+        match b {
+            b'\\' => return Some("a backslash in the path"),
+            b'%' => {
+                if let Some([a, b]) = path.get(i + 1..i + 3) {
+                    match [a.to_ascii_lowercase(), b.to_ascii_lowercase()] {
+                        [b'2', b'e'] => return Some("a percent-encoded dot in the path"),
+                        [b'2', b'f'] => return Some("a percent-encoded slash in the path"),
+                        [b'5', b'c'] => return Some("a percent-encoded backslash in the path"),
+                        _ => {}
+                    }
+                }
             }
+            b'/' => {
+                if is_dot_segment(&path[segment_start..i]) {
+                    return Some(DOT_SEGMENT);
+                }
+                segment_start = i + 1;
+            }
+            _ => {}
         }
     }
-    if path
-        .split(|&b| b == b'/')
-        .any(|segment| segment == b"." || segment == b"..")
-    {
-        return Some("a . or .. segment in the path");
-    }
-    None
+    is_dot_segment(&path[segment_start..]).then_some(DOT_SEGMENT)
 }
 
 fn is_websocket_handshake(headers: &HeaderMap) -> bool {

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::client_io::{ConnectionClock, GuardedIo};
-use super::limits::{Limits, MAX_HEADERS, MAX_HEAD_BYTES};
+use super::limits::{Limits, MAX_HEAD_BYTES};
 use super::Gateway;
 
 /// Logs a recurring condition at most once per `every`, counting what it held back.
@@ -84,10 +84,8 @@ pub async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .max_headers(MAX_HEADERS)
-        .max_header_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+    // 100 header lines: hyper's default, unset on purpose (see `limits`).
+    builder.max_header_size(MAX_HEAD_BYTES).keep_alive(true);
     let mut full_log = RateLimitedLog::new(Duration::from_secs(5));
     let mut error_log = RateLimitedLog::new(Duration::from_secs(5));
     let mut backoff = Duration::ZERO;

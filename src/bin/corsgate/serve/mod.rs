@@ -317,7 +317,6 @@ async fn handle(
                 .headers()
                 .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
                 .map(HeaderValue::as_bytes),
-            peer,
             elapsed: started.elapsed(),
         }
     );

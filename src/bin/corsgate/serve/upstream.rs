@@ -10,7 +10,7 @@
 //!   idempotent method, RFC 9110 §9.2.2, without a body) whose connection the upstream closed
 //!   before answering — the race every pool has with an upstream's own idle timeout — is
 //!   retried once, on a new connection.
-//! - Upstream response heads are held to the client side's limits ([`MAX_HEADERS`] lines,
+//! - Upstream response heads are held to the client side's limits (100 lines, about
 //!   [`MAX_HEAD_BYTES`]); the upstream's body may stall at most `--io-timeout`.
 //! - 1xx responses are forwarded (`interim`).
 //! - A URL with userinfo (`http://user:password@host`) is refused, and never printed.
@@ -34,9 +34,7 @@ use super::client_io::ConnectionClock;
 use super::hygiene::{
     path_problem, scrub_request_headers, scrub_response_headers, RequestHost, TrustedProxies,
 };
-use super::limits::{
-    Limits, MAX_HEADERS, MAX_HEAD_BYTES, UPSTREAM_POOL_IDLE, UPSTREAM_POOL_MAX_IDLE,
-};
+use super::limits::{Limits, MAX_HEAD_BYTES, UPSTREAM_POOL_IDLE, UPSTREAM_POOL_MAX_IDLE};
 
 /// What the handler knows about a request that the upstream needs.
 #[derive(Clone)]
@@ -107,7 +105,7 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(UPSTREAM_POOL_IDLE)
             .pool_max_idle_per_host(UPSTREAM_POOL_MAX_IDLE)
-            .http1_max_headers(MAX_HEADERS)
+            // 100 header lines: hyper's default, unset on purpose (see `limits`).
             .http1_max_buf_size(MAX_HEAD_BYTES);
         let client = builder.build(connector.clone());
         let fresh = builder.pool_max_idle_per_host(0).build(connector);
