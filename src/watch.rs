@@ -17,8 +17,10 @@
 //!   another window and reads it again; only two identical reads are loaded. A writer that
 //!   rewrites the file in place in several steps, pausing less than `debounce` between them,
 //!   is never loaded half-written. Atomic renames are the supported way to change a file.
-//! - **Reloads never block the caller**: they run on their own threads. At most one runs at a
-//!   time; requests that arrive meanwhile are coalesced into one more reload after it.
+//! - **Reloads never block the caller**: they run on a reload thread of their own (kept, and
+//!   replaced only after a reload was abandoned). At most one runs at a time; requests that
+//!   arrive meanwhile are coalesced into one more reload after it. Opening or reading the file
+//!   (the watcher's own reads among them) is not a change.
 //! - **A reload has a time limit** (`reload_timeout`): one that runs past it (a file on a hung
 //!   network mount, a policy that takes too long to compile) is abandoned, its result is
 //!   discarded even if it finishes later, and the outcome is `timeout`. An abandoned reload
@@ -391,8 +393,12 @@ fn watch_directories(
     };
     let mut watcher =
         match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Err(e) = &event {
-                tracing::debug!(target: "corsgate::watch", "watch error: {e}");
+            match &event {
+                // Opening or reading a file (the watcher's own reads among them) changes
+                // nothing.
+                Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => return,
+                Ok(_) => {}
+                Err(e) => tracing::debug!(target: "corsgate::watch", "watch error: {e}"),
             }
             let _ = tx.send(Message::Changed);
         }) {
@@ -544,8 +550,43 @@ struct InFlight {
     waiters: Vec<mpsc::Sender<ReloadOutcome>>,
 }
 
+/// A reload thread: runs one attempt at a time, for as long as the watcher keeps it.
+struct ReloadWorker {
+    jobs: mpsc::Sender<(u64, Job, Arc<Gate>)>,
+}
+
+impl ReloadWorker {
+    fn spawn(shared: Arc<Shared>, report: mpsc::Sender<Message>) -> std::io::Result<ReloadWorker> {
+        let (jobs, queue) = mpsc::channel::<(u64, Job, Arc<Gate>)>();
+        std::thread::Builder::new()
+            .name("corsgate-reload".into())
+            .stack_size(RELOAD_STACK_BYTES)
+            .spawn(move || {
+                while let Ok((id, job, gate)) = queue.recv() {
+                    let result = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        attempt(&shared, job, &gate)
+                    })) {
+                        Ok(result) => result,
+                        Err(payload) => AttemptResult::Done {
+                            bytes: None,
+                            outcome: ReloadOutcome::Panicked {
+                                generation: shared.cors.generation(),
+                                message: panic_message(payload.as_ref()),
+                            },
+                        },
+                    };
+                    if report.send(Message::Finished { id, result }).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(ReloadWorker { jobs })
+    }
+}
+
 struct Control {
     shared: Arc<Shared>,
+    worker: Option<ReloadWorker>,
     options: WatchOptions,
     /// Where reload threads report.
     tx: mpsc::Sender<Message>,
@@ -568,6 +609,7 @@ impl Control {
         let now = Instant::now();
         Control {
             shared,
+            worker: None,
             options,
             tx,
             last: None,
@@ -681,35 +723,25 @@ impl Control {
         } else {
             Vec::new()
         };
-        let (shared, tx, thread_gate) = (self.shared.clone(), self.tx.clone(), gate.clone());
-        let spawned = std::thread::Builder::new()
-            .name("corsgate-reload".into())
-            .stack_size(RELOAD_STACK_BYTES)
-            .spawn(move || {
-                let result = match std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    attempt(&shared, job, &thread_gate)
-                })) {
-                    Ok(result) => result,
-                    Err(payload) => AttemptResult::Done {
-                        bytes: None,
-                        outcome: ReloadOutcome::Panicked {
-                            generation: shared.cors.generation(),
-                            message: panic_message(payload.as_ref()),
-                        },
-                    },
-                };
-                let _ = tx.send(Message::Finished { id, result });
-            });
-        if let Err(e) = spawned {
-            let outcome = ReloadOutcome::Unreadable {
-                generation: self.shared.cors.generation(),
-                error: format!("cannot start a reload thread: {e}"),
-            };
-            self.report(&outcome, force);
-            for waiter in waiters {
-                let _ = waiter.send(outcome.clone());
+        if self.worker.is_none() {
+            match ReloadWorker::spawn(self.shared.clone(), self.tx.clone()) {
+                Ok(worker) => self.worker = Some(worker),
+                Err(e) => {
+                    let outcome = ReloadOutcome::Unreadable {
+                        generation: self.shared.cors.generation(),
+                        error: format!("cannot start a reload thread: {e}"),
+                    };
+                    self.report(&outcome, force);
+                    for waiter in waiters {
+                        let _ = waiter.send(outcome.clone());
+                    }
+                    return;
+                }
             }
-            return;
+        }
+        if let Some(worker) = &self.worker {
+            // The worker ends only once its sender is dropped, so this send cannot fail.
+            let _ = worker.jobs.send((id, job, gate.clone()));
         }
         self.in_flight = Some(InFlight {
             id,
@@ -738,6 +770,9 @@ impl Control {
         let Some(flight) = self.in_flight.take() else {
             return;
         };
+        // Its thread is busy for as long as the attempt takes: the next reload gets a new one,
+        // and this one ends after the abandoned attempt (its job queue is closed).
+        self.worker = None;
         self.abandoned.push(flight.id);
         self.told_waiting_for_abandoned = false;
         let outcome = ReloadOutcome::TimedOut {
