@@ -196,6 +196,7 @@ impl Cors {
     /// compile never delays the next reload), then `commit` is asked, under the lock, whether
     /// the result is still wanted. `false` discards it (nothing changes, no generation number
     /// is used up) and returns `None`.
+    #[cfg(feature = "watch")]
     pub(crate) fn reload_if(
         &self,
         policy: Policy,
