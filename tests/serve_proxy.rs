@@ -278,6 +278,36 @@ async fn upstream_responses_made_safe_and_1xx_forwarded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_with_both_lengths_is_framed_by_its_transfer_coding() {
+    // The request-smuggling shape (RFC 9112 §6.3): the upstream must see one body, framed one
+    // way, and the client's connection is not reused after it.
+    let up = ok_upstream().await;
+    let gw = Gateway::start(
+        &policy_file(),
+        &["--upstream", &format!("http://{}", up.address)],
+    );
+    let answer = raw(
+        &gw,
+        "POST /te HTTP/1.1\r\nHost: a.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(answer.as_bytes()), 200, "{answer}");
+    let received = up.received();
+    assert_eq!(received.len(), 1, "one request forwarded: {received:?}");
+    let r = &received[0];
+    assert_eq!(r.request_line(), "POST /te HTTP/1.1");
+    let lengths = r.header("content-length");
+    let codings = r.header("transfer-encoding");
+    assert!(
+        (lengths == ["5"] && codings.is_empty()) || (lengths.is_empty() && codings == ["chunked"]),
+        "one framing: {}",
+        r.head()
+    );
+    assert!(String::from_utf8_lossy(&r.bytes).contains("hello"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_slow_and_unreachable_upstreams() {
     let up = RawUpstream::start(|r| {
         if r.request_line().contains("/hang") {
