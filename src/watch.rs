@@ -27,7 +27,7 @@
 //!   keeps its thread until it ends (a thread cannot be killed); at most two reload threads
 //!   ever exist, the one running and one abandoned.
 //! - **Only regular files are read**, without blocking on a FIFO or a device, up to
-//!   [`MAX_POLICY_FILE_BYTES`](crate::file::MAX_POLICY_FILE_BYTES).
+//!   [`MAX_POLICY_FILE_BYTES`].
 //! - **A panic while reloading is contained**: logged, outcome `error`, and the generation
 //!   serving keeps serving. (A stack overflow cannot be caught; the parsers bound nesting
 //!   depth so that none happens, and reload threads get the main thread's 8 MiB stack so that
@@ -236,7 +236,7 @@ struct Shared {
     label: String,
     environment: Option<String>,
     status: AtomicU8,
-    /// Called with the bytes read, before parsing: unit tests make reloads slow or panic.
+    /// Called with the bytes about to be parsed: unit tests make reloads slow or panic.
     #[cfg(test)]
     hook: Option<fn(&[u8])>,
 }
@@ -492,10 +492,6 @@ fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
             }
         }
     };
-    #[cfg(test)]
-    if let Some(hook) = shared.hook {
-        hook(&bytes);
-    }
     if !job.force {
         if job.last.as_deref() == Some(&bytes[..]) {
             return AttemptResult::Same;
@@ -503,6 +499,10 @@ fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
         if job.settling.as_deref() != Some(&bytes[..]) {
             return AttemptResult::Settling(bytes);
         }
+    }
+    #[cfg(test)]
+    if let Some(hook) = shared.hook {
+        hook(&bytes);
     }
     let parsed = policy_text(bytes.to_vec(), &shared.label)
         .and_then(|text| PolicyFile::parse(&text, &shared.label, Format::from_path(&shared.path)))
@@ -780,8 +780,15 @@ impl Control {
             limit: self.options.reload_timeout,
         };
         self.report(&outcome, flight.force);
-        // What was seen before is no proof of anything now: look again from scratch.
-        self.last = None;
+        // A check that timed out was loading the bytes it had seen settle: count them as acted
+        // on, so that the poll does not compile the same slow file again and again (a change
+        // to the file, or SIGHUP, tries again). A forced reload read whatever was there: look
+        // again from scratch.
+        self.last = if flight.force {
+            None
+        } else {
+            self.settling.take()
+        };
         self.settling = None;
         for waiter in flight.waiters {
             let _ = waiter.send(outcome.clone());
@@ -1036,6 +1043,38 @@ mod tests {
         assert_eq!(cors.generation(), 2);
         assert!(is_allowed(&cors, "https://three.example"));
         assert!(!is_allowed(&cors, "https://two.example"));
+    }
+
+    static SLOW_COMPILES: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn a_file_that_timed_out_is_not_compiled_again_until_it_changes() {
+        fn slow_and_counted(bytes: &[u8]) {
+            if bytes.windows(4).any(|w| w == b"SLOW") {
+                SLOW_COMPILES.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        let dir = scratch("timeout-once");
+        let path = dir.join("policy.toml");
+        let cors = Arc::new(Cors::new(Policy::new(["https://one.example"]).unwrap()));
+        std::fs::write(&path, format!("# SLOW\n{}", allows("https://two.example"))).unwrap();
+        let options = WatchOptions {
+            debounce: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(50),
+            reload_timeout: Duration::from_millis(100),
+            watch: true,
+        };
+        let w = watcher(&cors, &path, options, Some(slow_and_counted));
+        wait_until("a timeout", || w.file_status() == FileStatus::TimedOut);
+        // Many polls later, still one compile of those bytes.
+        std::thread::sleep(Duration::from_millis(1500));
+        let reads = SLOW_COMPILES.load(Ordering::SeqCst);
+        assert_eq!(reads, 1, "slow compiles");
+        assert_eq!(cors.generation(), 1);
+        std::fs::write(&path, allows("https://three.example")).unwrap();
+        wait_until("generation 2", || cors.generation() == 2);
+        assert!(is_allowed(&cors, "https://three.example"));
     }
 
     static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
