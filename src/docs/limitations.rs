@@ -44,7 +44,8 @@
 //!   place in steps with pauses under 100 ms is never loaded half-written; a writer that pauses
 //!   longer mid-write can be. **Atomic renames are the supported way** to change a policy file.
 //! - **A reload that runs past its time limit cannot be stopped**, only abandoned: its result is
-//!   discarded (never swapped in, even late), and its thread runs until it ends. At most two
+//!   discarded (never swapped in, even late), and its thread runs until it ends. The same
+//!   bytes are not tried again until the file changes or SIGHUP asks. At most two
 //!   reload threads exist (the one running and one abandoned); with two abandoned, the next
 //!   reload waits for one to end. A panic while reloading is contained; a stack overflow cannot
 //!   be (the parsers bound nesting depth so that none happens; reload threads have the main
