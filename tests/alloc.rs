@@ -223,3 +223,35 @@ fn writing_http1_into_a_reserved_buffer_does_not_allocate() {
     assert_eq!(n, 0);
     assert!(out.starts_with(b"Access-Control-Allow-Origin: https://app.example.com\r\n"));
 }
+
+/// Merging `Vary` into one line costs nothing when the upstream sent none (the common case),
+/// nor when its one line already names `Origin`: `apply` into a map with room allocates
+/// nothing.
+#[test]
+fn applying_without_an_upstream_vary_does_not_allocate() {
+    let cors = cors();
+    let mut request = http::HeaderMap::new();
+    request.insert(
+        http::header::ORIGIN,
+        http::HeaderValue::from_static("https://app.example.com"),
+    );
+    let get = http::Method::GET;
+    for upstream_vary in [None, Some("Accept-Encoding, origin")] {
+        let mut response = http::HeaderMap::with_capacity(32);
+        response.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        if let Some(v) = upstream_vary {
+            response.insert(http::header::VARY, http::HeaderValue::from_static(v));
+        }
+        cors.decide(&CorsRequest::from_headers(&get, &request))
+            .apply(&mut response.clone());
+        let n = allocations_during(|| {
+            let decision = cors.decide(&CorsRequest::from_headers(&get, &request));
+            decision.apply(&mut response);
+        });
+        assert_eq!(n, 0, "upstream Vary {upstream_vary:?}");
+        assert_eq!(response.get_all(http::header::VARY).iter().count(), 1);
+    }
+}
