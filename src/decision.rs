@@ -275,6 +275,10 @@ impl<'c, 'r> Decision<'c, 'r> {
                         Some(b.allow_headers.value(self.request_headers)),
                     );
                 }
+                // Browsers ignore it on a preflight (Fetch "main fetch", §4.1, reads it from the actual
+                // response), but the Kubernetes Gateway API's conformance suite requires it
+                // there, and it is harmless (design §4).
+                push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::MaxAge, b.max_age.value());
                 if o.private_network {
                     push(

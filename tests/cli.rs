@@ -609,6 +609,7 @@ fn decide_protocol() {
                 ["access-control-allow-credentials", "true"],
                 ["access-control-allow-methods", "GET,POST,PUT,DELETE"],
                 ["access-control-allow-headers", "content-type,authorization"],
+                ["access-control-expose-headers", "x-request-id"],
                 ["access-control-max-age", "7200"],
                 ["vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"],
             ],

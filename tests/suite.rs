@@ -141,6 +141,7 @@ fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {
     if let Some(headers) = &req.headers {
         assert_eq!(&got.headers, headers, "{ctx}: headers");
     }
+    req.check_client_view(ctx, got.status, &got.headers);
 }
 
 /// Kinds only policy files produce; the file tests cover them.
