@@ -145,11 +145,13 @@ fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {
 }
 
 /// Kinds only policy files produce; the file tests cover them.
-const FILE_KINDS: [IssueKind; 5] = [
+const FILE_KINDS: [IssueKind; 7] = [
     IssueKind::Syntax,
     IssueKind::UnknownField,
     IssueKind::WrongType,
     IssueKind::UnknownEnvironment,
+    IssueKind::InvalidEnvironmentName,
+    IssueKind::DangerousOptionInEnvironment,
     IssueKind::Io,
 ];
 

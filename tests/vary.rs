@@ -59,8 +59,11 @@ fn policies() -> Vec<(&'static str, Policy)> {
     ]
 }
 
+/// A named request: method and header pairs.
+type NamedRequest = (&'static str, Method, Vec<(&'static str, &'static str)>);
+
 /// Requests that reach the upstream, so that a `Vary` of its own can meet corsgate's.
-fn requests() -> Vec<(&'static str, Method, Vec<(&'static str, &'static str)>)> {
+fn requests() -> Vec<NamedRequest> {
     vec![
         ("not CORS", Method::GET, vec![]),
         (
