@@ -5,3 +5,5 @@
 #[cfg(feature = "cli")]
 pub mod gateway;
 pub mod http_client;
+#[cfg(feature = "cli")]
+pub mod upstream;
