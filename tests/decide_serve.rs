@@ -13,15 +13,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use http::Response;
 use serde_json::Value;
 use support::gateway::Gateway;
 use support::upstream::Upstream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
 
 const STAR_POLICY: &str = r#"origins = ["*"]
 methods = ["*"]
@@ -161,26 +158,9 @@ fn decide(policy: &Path, requests: &[Request]) -> Vec<Value> {
         input.push_str(&serde_json::json!({"method": method, "headers": headers}).to_string());
         input.push('\n');
     }
-    let mut child = Command::new(BIN)
-        .arg("decide")
-        .arg(policy)
-        .env_remove("CORSGATE_ENV")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let (status, answers, stderr) = support::decide::decide(policy, &input);
+    assert!(matches!(status, Some(0 | 1)), "{stderr}");
+    answers
 }
 
 /// What a client read back: the status, and every header line in order.

@@ -4,14 +4,11 @@
 //! through the engine, the reference implementation and `CorsLayer`.)
 
 mod common;
-
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use common::{tables, TestPolicy};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_corsgate");
 const TABLE: &str = "gateway_api_httproute_cors.toml";
 
 fn decide(policy: &TestPolicy, lines: &str) -> Vec<Value> {
@@ -19,33 +16,9 @@ fn decide(policy: &TestPolicy, lines: &str) -> Vec<Value> {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("route.toml");
     std::fs::write(&path, toml::to_string(policy).unwrap()).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("decide")
-        .arg(&path)
-        .env_remove("CORSGATE_ENV")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let (status, answers, stderr) = support::decide::decide(&path, lines);
+    assert_eq!(status, Some(0), "{stderr}");
+    answers
 }
 
 #[test]

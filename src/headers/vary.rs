@@ -201,17 +201,10 @@ impl Hash for Caseless<'_> {
     }
 }
 
-/// Without leading and trailing optional whitespace (RFC 9110 §5.6.3: spaces and tabs).
+/// Without leading and trailing optional whitespace (RFC 9110 §5.6.3: spaces and tabs). A
+/// header value holds no other ASCII whitespace (`http` refuses CR, LF and the other controls).
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
+    bytes.trim_ascii()
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "cli")]
+pub mod decide;
+#[cfg(feature = "cli")]
 pub mod gateway;
 pub mod http_client;
 #[cfg(feature = "cli")]

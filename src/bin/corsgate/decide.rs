@@ -144,7 +144,9 @@ fn as_http1_parser_reads<'a>(input: &'a Input<'a>) -> Result<Pairs<'a>, String> 
                 char::from(value.as_bytes()[at])
             ));
         }
-        pairs.push((name.as_bytes(), trim_ows(value.as_bytes())));
+        // The value holds no control character but tabs, so ASCII whitespace is the optional
+        // whitespace of RFC 9110 §5.5: spaces and tabs.
+        pairs.push((name.as_bytes(), value.as_bytes().trim_ascii()));
     }
     Ok(pairs)
 }
@@ -161,19 +163,6 @@ fn is_token(bytes: &[u8]) -> bool {
 /// HTTP/1 parsers (httparse, under hyper and so `serve`) accept.
 fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
-}
-
-/// Without the optional whitespace (spaces and tabs) around a field value (RFC 9110 §5.5).
-fn trim_ows(value: &[u8]) -> &[u8] {
-    let start = value
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
-    &value[start..end]
 }
 
 fn write_error(writer: &mut impl Write, message: &str) -> io::Result<()> {
