@@ -6,8 +6,8 @@
 //! echoes). Nothing is rendered or allocated until the caller writes the headers somewhere: into
 //! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`],
 //! [`Decision::write_http1_merging_vary`]), or into an owned, allocation-free
-//! [`ResponseHeaders`] to apply after an `.await`. Every writer leaves a response with one
-//! `Vary` field line (design §4).
+//! [`ResponseHeaders`] to apply after an `.await`. Every writer that adds to `Vary` leaves the
+//! response with one `Vary` field line (design §4).
 
 use std::fmt;
 
@@ -275,9 +275,9 @@ impl<'c, 'r> Decision<'c, 'r> {
                         Some(b.allow_headers.value(self.request_headers)),
                     );
                 }
-                // Browsers ignore it on a preflight (Fetch "main fetch", §4.1, reads it from the actual
-                // response), but the Kubernetes Gateway API's conformance suite requires it
-                // there, and it is harmless (design §4).
+                // Browsers ignore it on a preflight (Fetch's "main fetch", §4.1, reads it from
+                // the actual response), but the Kubernetes Gateway API's conformance suite
+                // requires it there, and it is harmless (design §4).
                 push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::MaxAge, b.max_age.value());
                 if o.private_network {

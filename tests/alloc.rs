@@ -222,6 +222,21 @@ fn writing_http1_into_a_reserved_buffer_does_not_allocate() {
     let n = allocations_during(|| cors.decide(&request).write_http1(&mut out));
     assert_eq!(n, 0);
     assert!(out.starts_with(b"Access-Control-Allow-Origin: https://app.example.com\r\n"));
+    // Merging an upstream's Vary that needs nothing added, or none at all, allocates nothing
+    // either.
+    for upstream in [&[][..], &[b"Accept-Encoding, Origin".as_slice()][..]] {
+        out.clear();
+        let n = allocations_during(|| {
+            cors.decide(&request)
+                .write_http1_merging_vary(upstream, &mut out)
+        });
+        assert_eq!(n, 0, "{upstream:?}");
+        assert_eq!(
+            out.windows(6).filter(|w| w == b"Vary: ").count(),
+            1,
+            "{upstream:?}"
+        );
+    }
 }
 
 /// Merging `Vary` into one line costs nothing when the upstream sent none (the common case),

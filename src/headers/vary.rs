@@ -1,8 +1,8 @@
 //! `Vary`: `Origin` whenever the answer depends on the Origin, plus the request method and
 //! headers on preflights; and how corsgate's names join a response's own `Vary`.
 //!
-//! A response leaves corsgate with **one** `Vary` field line: the upstream's lines and
-//! corsgate's names combined, each name once (compared case-insensitively, the first spelling
+//! When corsgate adds to `Vary`, the response leaves with **one** `Vary` field line: the
+//! upstream's lines and corsgate's names combined, each name once (compared case-insensitively, the first spelling
 //! kept), the upstream's first. Several lines are legal HTTP (RFC 9110 §5.3), but caches such
 //! as nginx before 1.23 key on the last `Vary` line alone, so a second line would drop the
 //! upstream's `Vary: Cookie` and serve one user's page to another. A `*` member means the
@@ -107,6 +107,8 @@ pub(crate) fn write_http1(theirs: &[&[u8]], ours: Option<&[u8]>, out: &mut Vec<u
             [one, ..] => write(one),
         },
         Combined::Star => write(b"*"),
+        // Only empty lines, and nothing of corsgate's: no `Vary` at all.
+        Combined::Line(line) if line.is_empty() => {}
         Combined::Line(line) => write(&line),
     }
 }
@@ -306,5 +308,8 @@ mod tests {
         raw.clear();
         write_http1(&[b"Cookie", b"Accept-Encoding, cookie"], None, &mut raw);
         assert_eq!(raw, b"Vary: Cookie, Accept-Encoding\r\n");
+        raw.clear();
+        write_http1(&[b"", b" , "], None, &mut raw);
+        assert!(raw.is_empty());
     }
 }
