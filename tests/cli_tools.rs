@@ -381,7 +381,7 @@ fn environment_names_are_validated_and_never_forge_a_line() {
          [environments.\"caf\u{e9}\"]\n\
          [environments.\"\"]\n\
          [environments.\"\\u001b[2J\"]\n\
-         [environments.good-name_1.2]\n\
+         [environments.\"good-name_1.2\"]\n\
          origins = [\"https://c.example\"]\n",
     );
     let out = check(&path, &[]);
@@ -397,6 +397,11 @@ fn environment_names_are_validated_and_never_forge_a_line() {
         .filter(|l| l.contains("error[invalid_environment_name]"))
         .collect();
     assert_eq!(errors.len(), 5, "{report}");
+    // `good-name_1.2` is a valid name: nothing else is wrong with the file.
+    assert!(
+        report.contains(": invalid: 5 errors, 0 warnings"),
+        "{report}"
+    );
     assert!(
         errors[0].contains(r#"environment name "ok\npolicy.toml: valid"#),
         "{report}"
