@@ -4,8 +4,10 @@
 //! A decision holds a snapshot of the generation that made it and borrows the request; its
 //! headers are borrowed too (rendered values, or the request's own bytes where the policy
 //! echoes). Nothing is rendered or allocated until the caller writes the headers somewhere: into
-//! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`]), or
-//! into an owned, allocation-free [`ResponseHeaders`] to apply after an `.await`.
+//! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`],
+//! [`Decision::write_http1_merging_vary`]), or into an owned, allocation-free
+//! [`ResponseHeaders`] to apply after an `.await`. Every writer that adds to `Vary` leaves the
+//! response with one `Vary` field line (design §4).
 
 use std::fmt;
 
@@ -273,6 +275,10 @@ impl<'c, 'r> Decision<'c, 'r> {
                         Some(b.allow_headers.value(self.request_headers)),
                     );
                 }
+                // Browsers ignore it on a preflight (Fetch's "main fetch", §4.1, reads it from
+                // the actual response), but the Kubernetes Gateway API's conformance suite
+                // requires it there, and it is harmless (design §4).
+                push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::MaxAge, b.max_age.value());
                 if o.private_network {
                     push(
@@ -290,12 +296,30 @@ impl<'c, 'r> Decision<'c, 'r> {
 
     /// Writes the decision's headers into a response's header map: corsgate's
     /// `Access-Control-*` headers replace any the upstream set (never two
-    /// `Access-Control-Allow-Origin` values), and `Vary` is merged without duplicates.
+    /// `Access-Control-Allow-Origin` values), and `Vary` is merged into **one** field line
+    /// with the upstream's, each name once (`*` stays `*`): caches such as nginx before 1.23
+    /// key on the last `Vary` line alone. With no upstream `Vary`, nothing is allocated.
+    ///
+    /// # Example
+    /// ```
+    /// use corsgate::{Cors, CorsRequest, Policy};
+    /// use http::header::VARY;
+    ///
+    /// let cors = Cors::new(Policy::new(["https://app.example.com"])?);
+    /// let decision = cors.decide(&CorsRequest::new(b"GET").origin(b"https://app.example.com"));
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.append(VARY, "Cookie".parse().unwrap());
+    /// headers.append(VARY, "Accept-Encoding".parse().unwrap());
+    /// decision.apply(&mut headers);
+    /// let vary: Vec<_> = headers.get_all(VARY).iter().collect();
+    /// assert_eq!(vary, ["Cookie, Accept-Encoding, Origin"]);
+    /// # Ok::<(), corsgate::PolicyError>(())
+    /// ```
     pub fn apply(&self, headers: &mut HeaderMap) {
         remove_owned(headers);
         headers.reserve(MAX_HEADERS);
         self.visit_headers(|h, v| match h {
-            ResponseHeader::Vary => vary::merge(headers, &v),
+            ResponseHeader::Vary => vary::merge(headers, v.to_header_value()),
             h => {
                 headers.insert(h.name(), v.to_header_value());
             }
@@ -366,10 +390,45 @@ impl<'c, 'r> Decision<'c, 'r> {
     }
 
     /// Appends the headers as HTTP/1 lines (`Name: value\r\n`), from the ready lines rendered
-    /// at compile time plus the echoed request bytes. `Vary` is written as its own line, which
-    /// HTTP combines with any other `Vary` line of the response.
+    /// at compile time plus the echoed request bytes, for a response that has no `Vary` of
+    /// its own (a preflight corsgate answers, or an upstream response without `Vary`). When
+    /// the upstream's response has `Vary` lines, use
+    /// [`write_http1_merging_vary`](Decision::write_http1_merging_vary) instead, so that the
+    /// response keeps one `Vary` line.
     pub fn write_http1(&self, out: &mut Vec<u8>) {
         self.visit_headers(|h, v| v.write_http1_line(h, out));
+    }
+
+    /// Appends the headers as HTTP/1 lines like [`write_http1`](Decision::write_http1), with
+    /// the upstream response's `Vary` field lines (`upstream_vary`, their values) and
+    /// corsgate's combined into one `Vary` line, each name once (`*` stays `*`). The caller
+    /// copies every other upstream header and **skips its `Vary` lines**: this writes them.
+    /// Caches such as nginx before 1.23 key on the last `Vary` line alone, so a second line
+    /// would let them serve one user's `Vary: Cookie` page to another.
+    ///
+    /// # Example
+    /// ```
+    /// use corsgate::{Cors, CorsRequest, Policy};
+    ///
+    /// let cors = Cors::new(Policy::new(["https://app.example.com"])?);
+    /// let decision = cors.decide(&CorsRequest::new(b"GET").origin(b"https://evil.example"));
+    /// let mut raw = Vec::new();
+    /// decision.write_http1_merging_vary(&[b"Cookie", b"accept-encoding"], &mut raw);
+    /// assert_eq!(raw, b"Vary: Cookie, accept-encoding, Origin\r\n");
+    /// # Ok::<(), corsgate::PolicyError>(())
+    /// ```
+    pub fn write_http1_merging_vary(&self, upstream_vary: &[&[u8]], out: &mut Vec<u8>) {
+        let mut wrote_vary = false;
+        self.visit_headers(|h, v| match h {
+            ResponseHeader::Vary => {
+                wrote_vary = true;
+                vary::write_http1(upstream_vary, Some(&v.as_bytes()), out);
+            }
+            h => v.write_http1_line(h, out),
+        });
+        if !wrote_vary {
+            vary::write_http1(upstream_vary, None, out);
+        }
     }
 
     /// A one-line reason, cheap to produce (no scan of the allowlist): which entry matched, or
@@ -449,7 +508,7 @@ impl ForwardHeaders {
             headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
         }
         if let Some(v) = self.vary {
-            vary::merge_value(headers, v);
+            vary::merge(headers, v);
         }
     }
 }
@@ -469,7 +528,7 @@ impl ResponseHeaders {
         headers.reserve(MAX_HEADERS);
         for (h, v) in self.iter() {
             match h {
-                ResponseHeader::Vary => vary::merge_value(headers, v.clone()),
+                ResponseHeader::Vary => vary::merge(headers, v.clone()),
                 h => {
                     headers.insert(h.name(), v.clone());
                 }

@@ -217,6 +217,10 @@ issue_kinds! {
     WrongType => "wrong_type",
     /// An environment that the file does not define.
     UnknownEnvironment => "unknown_environment",
+    /// An environment name with a character other than ASCII letters, digits, `-`, `_`, `.`.
+    InvalidEnvironmentName => "invalid_environment_name",
+    /// A warning: an environment section sets a `dangerously_*` option to `true`.
+    DangerousOptionInEnvironment => "dangerous_option_in_environment",
     /// The file could not be read.
     Io => "io",
 }

@@ -6,7 +6,9 @@
 //! service never sees it, unless the policy forwards denied preflights); everything else goes to
 //! the inner service with the decision's headers held as owned values (four at most, no heap
 //! allocation), applied to the response when it arrives — error responses included.
-//! corsgate's `Access-Control-*` headers replace any the inner service set; `Vary` is merged.
+//! corsgate's `Access-Control-*` headers replace any the inner service set; `Vary` is merged
+//! with the inner service's into one field line (each name once), since caches such as nginx
+//! before 1.23 key on the last `Vary` line alone.
 //!
 //! # Example: axum
 //! ```

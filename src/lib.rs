@@ -17,7 +17,8 @@
 //! - With `credentials = true`, `*`, insecure schemes, wildcards over public suffixes and
 //!   regexes that match origins nobody configured are refused unless a `dangerously_*` option
 //!   says otherwise.
-//! - `Vary` is always right: `Origin` whenever the answer depends on it.
+//! - `Vary` is always right: `Origin` whenever the answer depends on it, merged into the
+//!   upstream's `Vary` as one field line.
 //! - Every problem in a policy is reported at once, each with a kind, the field, the value and
 //!   a hint; nothing after a successful build can fail or panic.
 //!
@@ -88,8 +89,9 @@
 //!     .unwrap();
 //! decision.apply(response.headers_mut());
 //! assert_eq!(response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
+//! // One `Vary` line: caches such as nginx before 1.23 key on the last line alone.
 //! let vary: Vec<_> = response.headers().get_all(VARY).iter().collect();
-//! assert_eq!(vary, ["Accept-Encoding", "Origin"]);
+//! assert_eq!(vary, ["Accept-Encoding, Origin"]);
 //! # Ok::<(), corsgate::PolicyError>(())
 //! ```
 //!

@@ -177,6 +177,10 @@ impl<'p> Reference<'p> {
             };
             add(&mut out, "access-control-allow-headers", v);
         }
+        // Design §4: sent on allowed preflights too, when configured.
+        if let Some(v) = self.expose_value() {
+            add(&mut out, "access-control-expose-headers", v);
+        }
         if let Some(age) = policy.max_age() {
             add(&mut out, "access-control-max-age", age.to_string());
         }

@@ -222,4 +222,51 @@ fn writing_http1_into_a_reserved_buffer_does_not_allocate() {
     let n = allocations_during(|| cors.decide(&request).write_http1(&mut out));
     assert_eq!(n, 0);
     assert!(out.starts_with(b"Access-Control-Allow-Origin: https://app.example.com\r\n"));
+    // Merging an upstream's Vary that needs nothing added, or none at all, allocates nothing
+    // either.
+    for upstream in [&[][..], &[b"Accept-Encoding, Origin".as_slice()][..]] {
+        out.clear();
+        let n = allocations_during(|| {
+            cors.decide(&request)
+                .write_http1_merging_vary(upstream, &mut out)
+        });
+        assert_eq!(n, 0, "{upstream:?}");
+        assert_eq!(
+            out.windows(6).filter(|w| w == b"Vary: ").count(),
+            1,
+            "{upstream:?}"
+        );
+    }
+}
+
+/// Merging `Vary` into one line costs nothing when the upstream sent none (the common case),
+/// nor when its one line already names `Origin`: `apply` into a map with room allocates
+/// nothing.
+#[test]
+fn applying_without_an_upstream_vary_does_not_allocate() {
+    let cors = cors();
+    let mut request = http::HeaderMap::new();
+    request.insert(
+        http::header::ORIGIN,
+        http::HeaderValue::from_static("https://app.example.com"),
+    );
+    let get = http::Method::GET;
+    for upstream_vary in [None, Some("Accept-Encoding, origin")] {
+        let mut response = http::HeaderMap::with_capacity(32);
+        response.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        if let Some(v) = upstream_vary {
+            response.insert(http::header::VARY, http::HeaderValue::from_static(v));
+        }
+        cors.decide(&CorsRequest::from_headers(&get, &request))
+            .apply(&mut response.clone());
+        let n = allocations_during(|| {
+            let decision = cors.decide(&CorsRequest::from_headers(&get, &request));
+            decision.apply(&mut response);
+        });
+        assert_eq!(n, 0, "upstream Vary {upstream_vary:?}");
+        assert_eq!(response.get_all(http::header::VARY).iter().count(), 1);
+    }
 }

@@ -141,14 +141,17 @@ fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {
     if let Some(headers) = &req.headers {
         assert_eq!(&got.headers, headers, "{ctx}: headers");
     }
+    req.check_client_view(ctx, got.status, &got.headers);
 }
 
 /// Kinds only policy files produce; the file tests cover them.
-const FILE_KINDS: [IssueKind; 5] = [
+const FILE_KINDS: [IssueKind; 7] = [
     IssueKind::Syntax,
     IssueKind::UnknownField,
     IssueKind::WrongType,
     IssueKind::UnknownEnvironment,
+    IssueKind::InvalidEnvironmentName,
+    IssueKind::DangerousOptionInEnvironment,
     IssueKind::Io,
 ];
 

@@ -66,3 +66,13 @@
 //!   touches no reference count shared between cores. Reloading the same values stores nothing
 //!   new; past 1 MiB of distinct values (a process that keeps reloading different lists), new
 //!   values are reference-counted instead, with the same behaviour.
+//! - **A reload cannot reach what a shared cache already stored.** Under `*` without
+//!   credentials responses carry `Access-Control-Allow-Origin: *` and no `Vary: Origin`, so a
+//!   cache in front of corsgate stores one copy for every origin; after a reload to an
+//!   allowlist it keeps serving those copies, `*` and all, until they expire (their `max-age`),
+//!   and browsers keep preflight answers for their `Access-Control-Max-Age`. Purge the cache
+//!   after such a reload, or shorten the lifetimes before it.
+//! - **An upstream's own several `Vary` lines are combined only when corsgate adds to
+//!   `Vary`.** With `*` and no credentials corsgate adds none, and `apply` leaves the
+//!   upstream's lines as they are (`write_http1_merging_vary`, which writes them for the
+//!   caller, always writes one).

@@ -14,7 +14,7 @@
 //! | credentials for `http://` origins (a network attacker can be any `http://` origin) | refused unless loopback, or `dangerously_allow_insecure_origins` |
 //! | `https://*.github.io` with credentials (anyone can register a name there) | refused by the Public Suffix List, default rule included |
 //! | `Origin: null` (sandboxed iframes, `file:` pages, redirects all send it) | refused unless `dangerously_allow_null_origin` |
-//! | a missing `Vary: Origin` (a shared cache serves one origin's answer to another) | always sent when the answer depends on the Origin, merged into the upstream's `Vary` |
+//! | a missing `Vary: Origin` (a shared cache serves one origin's answer to another) | always sent when the answer depends on the Origin, merged into the upstream's `Vary` as one field line (nginx before 1.23 keys on the last `Vary` line alone, and a second line would drop the upstream's `Vary: Cookie`) |
 //! | two `Access-Control-Allow-Origin` headers (upstream and gateway) | corsgate's replace the upstream's |
 //! | `*` covering `Authorization` | never, as Fetch says; list it explicitly |
 //!

@@ -5,6 +5,12 @@
 //! Every problem — syntax, unknown fields (with a "did you mean"), wrong types, and every
 //! policy issue of the base and of each environment — is reported with `file:line:column`.
 //!
+//! Environment names hold only ASCII letters, digits, `-`, `_` and `.` (anything else is an
+//! `invalid_environment_name` error), so that a name printed in a diagnostic or a log line can
+//! never forge a line of its own. An environment that sets a `dangerously_*` option to `true`
+//! draws a `dangerous_option_in_environment` warning naming both: a risk taken in one
+//! environment only is easy to miss when the base policy is reviewed.
+//!
 //! # Example
 //! ```
 //! use corsgate::file::{Format, PolicyFile};
@@ -60,6 +66,16 @@ impl Format {
             _ => Format::Toml,
         }
     }
+}
+
+/// Whether `name` can name an environment: one or more ASCII letters, digits, `-`, `_` and
+/// `.`. Names are printed in diagnostics and logs; this keeps a name from carrying a newline
+/// or an escape sequence that could forge a line of output.
+pub fn is_valid_environment_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// The active environment: the argument if given, else `CORSGATE_ENV` if set and not empty.
@@ -373,6 +389,9 @@ impl PolicyFile {
             None => None,
         };
         let builder = self.builder(environment)?;
+        let dangerous = env.map_or_else(Vec::new, |(name, section)| {
+            self.dangerous_options(name, section)
+        });
         match builder.build() {
             Ok(mut policy) => {
                 let located: Vec<Issue> = policy
@@ -380,6 +399,7 @@ impl PolicyFile {
                     .iter()
                     .cloned()
                     .map(|i| self.locate(i, env))
+                    .chain(dangerous)
                     .collect();
                 policy.set_warnings(located);
                 Ok(policy)
@@ -388,9 +408,54 @@ impl PolicyFile {
                 err.into_issues()
                     .into_iter()
                     .map(|i| self.locate(i, env))
+                    .chain(dangerous)
                     .collect(),
             )),
         }
+    }
+
+    /// A warning for each `dangerously_*` option an environment section sets to `true`: a
+    /// risk taken in one environment only is easy to miss when the base policy is reviewed.
+    fn dangerous_options(&self, name: &str, section: &Section) -> Vec<Issue> {
+        [
+            (
+                Field::DangerouslyAllowNullOrigin,
+                &section.dangerously_allow_null_origin,
+            ),
+            (
+                Field::DangerouslyAllowInsecureOrigins,
+                &section.dangerously_allow_insecure_origins,
+            ),
+            (
+                Field::DangerouslyAllowPublicSuffixWildcards,
+                &section.dangerously_allow_public_suffix_wildcards,
+            ),
+            (
+                Field::DangerouslyReflectAnyOriginWithCredentials,
+                &section.dangerously_reflect_any_origin_with_credentials,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(field, set)| {
+            let set = set.as_ref().filter(|s| s.value)?;
+            Some(
+                Issue::warning(
+                    IssueKind::DangerousOptionInEnvironment,
+                    field,
+                    format!(
+                        "environment {name} sets {} = true: its policy takes a risk that reviewing the base policy does not show",
+                        field.as_str()
+                    ),
+                )
+                .value("true")
+                .hint(format!(
+                    "keep it only if {name} must have it (check --strict refuses it); otherwise remove it"
+                ))
+                .in_section(name)
+                .with_location(self.location(set.span.start)),
+            )
+        })
+        .collect()
     }
 
     /// Adds the position (and environment) of the value an issue is about.
@@ -652,6 +717,38 @@ impl PolicyFile {
             return;
         };
         for (name, body) in envs {
+            if !is_valid_environment_name(&name.value) {
+                let fixed: String = name
+                    .value
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                // The section is not read: its issues would carry the name into every line.
+                issues.push(
+                    Issue::error(
+                        IssueKind::InvalidEnvironmentName,
+                        Field::Environments,
+                        format!(
+                            "environment name {:?}: a name holds only ASCII letters, digits, '-', '_' and '.'",
+                            name.value
+                        ),
+                    )
+                    .value(name.value.clone())
+                    .hint(if fixed.is_empty() {
+                        "name the section, e.g. [environments.staging]".to_owned()
+                    } else {
+                        format!("rename it, e.g. [environments.{fixed}]")
+                    })
+                    .with_location(self.location(name.span.start)),
+                );
+                continue;
+            }
             let Node::Table(members) = &body.value else {
                 issues.push(
                     Issue::error(

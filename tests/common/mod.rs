@@ -104,9 +104,59 @@ pub struct TestRequest {
     /// Substrings the explanation must contain.
     #[serde(default)]
     pub explain: Vec<String>,
+    /// Status codes the client may see; a forwarded request gets its upstream's 200.
+    pub status_in: Option<Vec<u16>>,
+    /// A header and the values it may have (several field lines joined with `,`).
+    #[serde(default)]
+    pub header_in: std::collections::BTreeMap<String, Vec<String>>,
+    /// Compare `header_in` values with spaces removed on both sides.
+    #[serde(default)]
+    pub ignore_whitespace: bool,
+    /// Headers the response must not have.
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 impl TestRequest {
+    /// Checks `status_in`, `header_in` and `absent` (the Gateway API conformance suite's kind
+    /// of expectation) against what a client received: `status` is corsgate's own, `None`
+    /// when the request went on to an upstream that answered 200.
+    pub fn check_client_view(&self, ctx: &str, status: Option<u16>, headers: &[(String, String)]) {
+        let seen = status.unwrap_or(200);
+        if let Some(accepted) = &self.status_in {
+            assert!(
+                accepted.contains(&seen),
+                "{ctx}: status {seen}, expected one of {accepted:?}"
+            );
+        }
+        let strip = |v: &str| -> String {
+            if self.ignore_whitespace {
+                v.replace(' ', "")
+            } else {
+                v.to_owned()
+            }
+        };
+        for (name, accepted) in &self.header_in {
+            let lines: Vec<&str> = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert!(!lines.is_empty(), "{ctx}: no {name} in {headers:?}");
+            let value = strip(&lines.join(","));
+            assert!(
+                accepted.iter().any(|a| strip(a) == value),
+                "{ctx}: {name}: {value:?}, expected one of {accepted:?}"
+            );
+        }
+        for name in &self.absent {
+            assert!(
+                !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)),
+                "{ctx}: {name} must be absent: {headers:?}"
+            );
+        }
+    }
+
     pub fn method(&self) -> &str {
         self.method.as_deref().unwrap_or("GET")
     }

@@ -3,6 +3,10 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "cli")]
+pub mod decide;
+#[cfg(feature = "cli")]
 pub mod gateway;
 pub mod http_client;
 pub mod raw_http;
+#[cfg(feature = "cli")]
+pub mod upstream;

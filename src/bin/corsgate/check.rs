@@ -1,4 +1,7 @@
 //! `corsgate check`: validate a policy file and print diagnostics the way compilers do.
+//!
+//! Exit status: 0 valid, 1 invalid (or warnings with `--strict`), 2 usage or I/O error (an
+//! unknown environment, an unreadable file, an output that cannot be written).
 
 use std::path::Path;
 
@@ -6,6 +9,7 @@ use corsgate::file::PolicyFile;
 use corsgate::{Issue, IssueKind};
 use serde_json::json;
 
+use crate::output::{output_failed, printable_name, to_stdout};
 use crate::{OutputFormat, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
 fn issue_json(issue: &Issue) -> serde_json::Value {
@@ -59,7 +63,7 @@ pub fn run(path: &Path, env: Option<&str>, strict: bool, format: OutputFormat) -
     };
     let errors = issues.iter().filter(|i| i.is_error()).count();
     let warnings = issues.len() - errors;
-    match format {
+    let written = to_stdout(|out| match format {
         OutputFormat::Json => {
             let doc = json!({
                 "file": label,
@@ -70,11 +74,11 @@ pub fn run(path: &Path, env: Option<&str>, strict: bool, format: OutputFormat) -
                 "warnings": warnings,
                 "issues": issues.iter().map(issue_json).collect::<Vec<_>>(),
             });
-            println!("{doc}");
+            writeln!(out, "{doc}")
         }
         OutputFormat::Text => {
             for issue in &issues {
-                println!("{issue}");
+                writeln!(out, "{issue}")?;
             }
             let plural =
                 |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
@@ -83,17 +87,23 @@ pub fn run(path: &Path, env: Option<&str>, strict: bool, format: OutputFormat) -
                 EXIT_INVALID if errors == 0 => "invalid (warnings are errors with --strict)",
                 _ => "invalid",
             };
+            // Names reach this line from --env too: escaped unless valid names.
             let scope = if checked.is_empty() {
                 String::new()
             } else {
-                format!("; checked {}", checked.join(", "))
+                let names: Vec<String> = checked.iter().map(|n| printable_name(n)).collect();
+                format!("; checked {}", names.join(", "))
             };
-            println!(
+            writeln!(
+                out,
                 "{label}: {verdict}: {}, {}{scope}",
                 plural(errors, "error"),
                 plural(warnings, "warning")
-            );
+            )
         }
+    });
+    match written {
+        Ok(()) => status,
+        Err(e) => output_failed("check", &e),
     }
-    status
 }

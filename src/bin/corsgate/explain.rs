@@ -1,10 +1,13 @@
 //! `corsgate explain`: one request, the decision, the headers, and why.
+//!
+//! Exit status: 0 whatever the decision, 1 invalid policy, 2 usage or I/O error.
 
 use std::path::Path;
 
 use corsgate::file::load_policy;
 use corsgate::{Cors, CorsRequest};
 
+use crate::output::{output_failed, to_stdout};
 use crate::{report_policy_error, EXIT_OK};
 
 pub fn run(
@@ -44,41 +47,51 @@ pub fn run(
     };
     let decision = cors.decide(&request);
     let explanation = decision.explain();
-    println!("{}", explanation.summary());
-    println!("request:");
-    if preflight {
-        println!("  OPTIONS");
-        println!("  origin: {origin}");
-        println!("  access-control-request-method: {method}");
-        if !acrh.is_empty() {
-            println!("  access-control-request-headers: {acrh}");
-        }
-    } else {
-        println!("  {method}");
-        println!("  origin: {origin}");
-    }
-    println!(
-        "{}:",
-        if decision.forwards() {
-            "headers added to the upstream's response"
+    // The request's values are the caller's arguments: shown escaped, so that a newline in one
+    // cannot forge a line of the report.
+    let shown = |v: &str| -> String { v.escape_debug().to_string() };
+    let written = to_stdout(|out| {
+        writeln!(out, "{}", explanation.summary())?;
+        writeln!(out, "request:")?;
+        if preflight {
+            writeln!(out, "  OPTIONS")?;
+            writeln!(out, "  origin: {}", shown(origin))?;
+            writeln!(out, "  access-control-request-method: {}", shown(method))?;
+            if !acrh.is_empty() {
+                writeln!(out, "  access-control-request-headers: {}", shown(&acrh))?;
+            }
         } else {
-            "response headers"
+            writeln!(out, "  {}", shown(method))?;
+            writeln!(out, "  origin: {}", shown(origin))?;
         }
-    );
-    let mut any = false;
-    for (name, value) in decision.headers() {
-        any = true;
-        println!("  {}: {}", name.as_str(), value.to_str_lossy());
+        writeln!(
+            out,
+            "{}:",
+            if decision.forwards() {
+                "headers added to the upstream's response"
+            } else {
+                "response headers"
+            }
+        )?;
+        let mut any = false;
+        for (name, value) in decision.headers() {
+            any = true;
+            writeln!(out, "  {}: {}", name.as_str(), shown(&value.to_str_lossy()))?;
+        }
+        if !any {
+            writeln!(out, "  (none)")?;
+        }
+        writeln!(out, "why:")?;
+        for detail in explanation.details() {
+            writeln!(out, "  - {detail}")?;
+        }
+        if !preflight && !request_headers.is_empty() {
+            writeln!(out, "  - note: request headers only matter for the preflight; add --preflight to explain it")?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => EXIT_OK,
+        Err(e) => output_failed("explain", &e),
     }
-    if !any {
-        println!("  (none)");
-    }
-    println!("why:");
-    for detail in explanation.details() {
-        println!("  - {detail}");
-    }
-    if !preflight && !request_headers.is_empty() {
-        println!("  - note: request headers only matter for the preflight; add --preflight to explain it");
-    }
-    EXIT_OK
 }

@@ -4,6 +4,7 @@
 mod check;
 mod decide;
 mod explain;
+mod output;
 mod serve;
 
 use std::path::PathBuf;
@@ -12,15 +13,24 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use corsgate::{IssueKind, PolicyError};
 
+// Exit statuses: a contract (README, "The command line"), the same for every subcommand.
+
 /// Exit status: everything valid / done.
 pub const EXIT_OK: u8 = 0;
-/// Exit status: the policy is invalid (or has warnings under `--strict`).
+/// Exit status: the policy is invalid (or has warnings under `--strict`); for `decide`, also
+/// some input line was an error.
 pub const EXIT_INVALID: u8 = 1;
-/// Exit status: usage or I/O error.
+/// Exit status: usage or I/O error (a closed pipe and a full disk included).
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "corsgate", version, about = "CORS for HTTP gateways: check, explain, decide, serve", long_about = None)]
+#[command(
+    name = "corsgate",
+    version,
+    about = "CORS for HTTP gateways: check, explain, decide, serve",
+    long_about = None,
+    after_help = "Exit status: 0 done, 1 invalid policy (decide: also some input line was an error), 2 usage or I/O error (a closed pipe or a full disk too)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,6 +62,8 @@ enum Command {
         format: OutputFormat,
     },
     /// Show the decision for one request, the headers corsgate would send, and why.
+    ///
+    /// Exit status: 0 whatever the decision, 1 invalid policy, 2 usage or I/O error.
     Explain {
         /// The policy file.
         policy: PathBuf,
@@ -73,6 +85,13 @@ enum Command {
         preflight: bool,
     },
     /// Decide requests read as JSON Lines on standard input; write one JSON line per request.
+    ///
+    /// Input lines are read the way an HTTP/1 parser reads a request: a method or header name
+    /// that is not a token, or a value with a control character, is an {"error"} line, and
+    /// values lose the spaces and tabs around them.
+    ///
+    /// Exit status: 0 every line decided, 1 some line was an {"error"} line (the others are
+    /// still decided, in order), 2 usage or I/O error (an invalid policy: 1).
     Decide {
         /// The policy file.
         policy: PathBuf,
@@ -82,13 +101,16 @@ enum Command {
     },
     /// Run a CORS gateway: a reverse proxy (or a demo API) that applies the policy, reloads it
     /// when the file changes or on SIGHUP, and shuts down gracefully on SIGINT/SIGTERM.
+    ///
+    /// Exit status: 0 after a graceful shutdown, 1 invalid policy at start, 2 usage or I/O
+    /// error (the address cannot be bound, say).
     Serve(serve::ServeArgs),
 }
 
 /// Prints a policy error the way `check` does and returns the exit status for it.
 pub fn report_policy_error(err: &PolicyError) -> u8 {
     for issue in err.issues() {
-        eprintln!("{issue}");
+        output::diagnostic(format_args!("{issue}"));
     }
     if err
         .errors()
@@ -101,7 +123,10 @@ pub fn report_policy_error(err: &PolicyError) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(usage(&e)),
+    };
     let status = match cli.command {
         Command::Check {
             policy,
@@ -128,4 +153,23 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(status)
+}
+
+/// `--help`, `--version` (exit 0) and usage errors (exit 2), written so that a closed pipe
+/// or a full disk is an error of its own (exit 2) rather than a panic or a silent success.
+fn usage(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let text = e.render().to_string();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            match output::to_stdout(|out| out.write_all(text.as_bytes())) {
+                Ok(()) => EXIT_OK,
+                Err(err) => output::output_failed("--help", &err),
+            }
+        }
+        _ => {
+            output::diagnostic(format_args!("{}", text.trim_end()));
+            EXIT_USAGE
+        }
+    }
 }
