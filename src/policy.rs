@@ -17,6 +17,7 @@ use crate::method;
 use crate::origin::host::HostKind;
 use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem, TuplePattern};
 use crate::origin::regex as origin_regex;
+use crate::public_suffix::is_public_suffix;
 
 /// Upper bound of `max_age` (Firefox's cap).
 pub const MAX_AGE_LIMIT: u32 = 86_400;
@@ -743,16 +744,6 @@ impl OriginsCheck {
     }
 }
 
-/// `true` when `domain` is itself a public suffix, by the Public Suffix List including its
-/// default rule (an unlisted TLD is a public suffix).
-pub(crate) fn is_public_suffix(domain: &str) -> bool {
-    let name = domain.strip_suffix('.').unwrap_or(domain);
-    match psl::suffix(name.as_bytes()) {
-        Some(suffix) => suffix.as_bytes() == name.as_bytes(),
-        None => true,
-    }
-}
-
 /// Exact origins and the domains of every tuple entry, for regex probing.
 fn configured_origins_and_domains(entries: &[OriginEntry]) -> (Vec<String>, Vec<String>) {
     let mut exact = Vec::new();
@@ -1052,20 +1043,6 @@ fn check_preflight_status(status: Option<i64>, issues: &mut Vec<Issue>) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_suffixes() {
-        assert!(is_public_suffix("com"));
-        assert!(is_public_suffix("co.uk"));
-        assert!(is_public_suffix("github.io"));
-        assert!(
-            is_public_suffix("corp"),
-            "default rule: unlisted TLDs are suffixes"
-        );
-        assert!(!is_public_suffix("example.com"));
-        assert!(!is_public_suffix("example.com."));
-        assert!(!is_public_suffix("myapp.github.io"));
-    }
 
     #[test]
     fn five_problems_at_once() {

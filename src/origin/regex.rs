@@ -279,7 +279,7 @@ pub(crate) fn probe(
         unowned.push(format!("https://www.{d}.evil.test"));
         // A label glued in front of the registrable domain: `evilexample.com` is someone
         // else's, while `evila.example.com` still belongs to example.com.
-        if let Some(registrable) = psl::domain_str(d) {
+        if let Some(registrable) = crate::public_suffix::list().registrable_domain(d) {
             unowned.push(format!("https://evil{registrable}"));
             unowned.push(format!("https://evil-{registrable}"));
         }
