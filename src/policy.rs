@@ -14,10 +14,10 @@ use regex_automata::meta::Regex;
 use crate::error::{Field, Issue, IssueKind, PolicyError};
 use crate::header_name::{self, Exposed};
 use crate::method;
+use crate::origin::credentials;
 use crate::origin::host::HostKind;
-use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem, TuplePattern};
+use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem};
 use crate::origin::regex as origin_regex;
-use crate::public_suffix::is_public_suffix;
 
 /// Upper bound of `max_age` (Firefox's cap).
 pub const MAX_AGE_LIMIT: u32 = 86_400;
@@ -602,51 +602,18 @@ impl OriginsCheck {
                         }
                     }
                     OriginPattern::Tuple(t) => {
-                        if t.scheme != "https" && !t.is_loopback() {
+                        if let Some(problem) = credentials::insecure_scheme(t) {
                             if b.dangerously_allow_insecure_origins {
                                 used_insecure = true;
                             } else {
-                                issues.push(origin_issue(
-                                    Problem::new(
-                                        IssueKind::InsecureOriginWithCredentials,
-                                        format!(
-                                            "with credentials, a {}: origin on a non-loopback host can be impersonated by a network attacker",
-                                            t.scheme
-                                        ),
-                                    )
-                                    .hint(format!(
-                                        "use {:?}, or set dangerously_allow_insecure_origins = true",
-                                        TuplePattern {
-                                            scheme: "https".to_owned(),
-                                            ..t.clone()
-                                        }
-                                        .to_string()
-                                    )),
-                                    e.index,
-                                    &e.written,
-                                ));
+                                issues.push(origin_issue(problem, e.index, &e.written));
                             }
                         }
-                        if t.subdomains && !t.is_loopback() && is_public_suffix(&t.host) {
+                        if let Some(problem) = credentials::public_suffix_wildcard(t) {
                             if b.dangerously_allow_public_suffix_wildcards {
                                 used_public_suffix = true;
                             } else {
-                                issues.push(origin_issue(
-                                    Problem::new(
-                                        IssueKind::PublicSuffixWildcard,
-                                        format!(
-                                            "{} is a public suffix: anyone can register a domain under it",
-                                            t.host
-                                        ),
-                                    )
-                                    .hint(format!(
-                                        "list your own domain, e.g. \"{}://*.yourapp.{}\", or set \
-                                         dangerously_allow_public_suffix_wildcards = true",
-                                        t.scheme, t.host
-                                    )),
-                                    e.index,
-                                    &e.written,
-                                ));
+                                issues.push(origin_issue(problem, e.index, &e.written));
                             }
                         }
                     }

@@ -289,12 +289,6 @@ impl PublicSuffixList {
     }
 }
 
-/// `true` when `domain` is itself a public suffix, by the vendored list including its default
-/// rule (an unlisted TLD is a public suffix). A trailing dot is ignored.
-pub(crate) fn is_public_suffix(domain: &str) -> bool {
-    list().is_public_suffix(domain)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Origins: the request side ([`RequestOrigin`]), the config side ([`OriginPattern`]), and the
 //! compiled matcher that answers "which entry allows this Origin?" in about one hash lookup.
 
+pub(crate) mod credentials;
 pub(crate) mod exact;
 pub(crate) mod host;
 pub(crate) mod parse;
