@@ -228,23 +228,37 @@ impl PublicSuffixList {
         if self.nodes[node as usize].wildcard {
             return Some(format!("*.{name}"));
         }
-        // Breadth-first: the shortest rule is the most telling example.
-        let mut queue = std::collections::VecDeque::from([(node, name.to_owned())]);
-        while let Some((at, text)) = queue.pop_front() {
-            for (label, child) in &self.nodes[at as usize].children {
-                let child_name = format!("{label}.{text}");
-                let c = &self.nodes[*child as usize];
-                if c.rule {
-                    return Some(child_name);
+        // Breadth-first, level by level: the shortest rule is the most telling example, and
+        // within a level a plain rule (`s3.amazonaws.com`) reads better than a wildcard.
+        let mut level = vec![(node, name.to_owned())];
+        while !level.is_empty() {
+            let mut found: Option<(u8, String)> = None;
+            let mut next = Vec::new();
+            for (at, text) in &level {
+                for (label, child) in &self.nodes[*at as usize].children {
+                    let child_name = format!("{label}.{text}");
+                    let c = &self.nodes[*child as usize];
+                    let candidate = if c.rule {
+                        Some((0, child_name.clone()))
+                    } else if c.wildcard {
+                        Some((1, format!("*.{child_name}")))
+                    } else if c.exception {
+                        Some((2, format!("!{child_name}")))
+                    } else {
+                        None
+                    };
+                    if let Some(candidate) = candidate {
+                        if found.as_ref().is_none_or(|f| candidate.0 < f.0) {
+                            found = Some(candidate);
+                        }
+                    }
+                    next.push((*child, child_name));
                 }
-                if c.wildcard {
-                    return Some(format!("*.{child_name}"));
-                }
-                if c.exception {
-                    return Some(format!("!{child_name}"));
-                }
-                queue.push_back((*child, child_name));
             }
+            if let Some((_, rule)) = found {
+                return Some(rule);
+            }
+            level = next;
         }
         None
     }
