@@ -174,8 +174,12 @@ issue_kinds! {
     InsecureOriginWithCredentials => "insecure_origin_with_credentials",
     /// A wildcard over a public suffix with `credentials = true`.
     PublicSuffixWildcard => "public_suffix_wildcard",
-    /// A `regex:` entry that matches origins no configured domain owns.
+    /// With credentials, a `regex:` entry that matches an origin on a host outside the
+    /// domains it names (reflection in disguise).
     RegexReflection => "regex_reflection",
+    /// With credentials, a `regex:` entry that could not be proven safe within the analysis
+    /// budget.
+    RegexUnprovable => "regex_unprovable",
     // ---- methods and headers -----------------------------------------------------------
     /// A method that is not an HTTP token.
     InvalidMethod => "invalid_method",

@@ -460,8 +460,9 @@ fn origin_for(entries: &[String], index: u8) -> String {
     let entry = &entries[usize::from(index) % entries.len()];
     if let Some(rest) = entry.strip_prefix("regex:") {
         // A string the regex matches, if the generator finds one.
-        return crate::origin::regex::samples(rest, 8)
-            .into_iter()
+        let mut rng = super::regex_strings::Rng::new(u64::from(index));
+        return (0..16)
+            .filter_map(|_| super::regex_strings::sample(rest, &mut rng))
             .find(|s| crate::origin::RequestOrigin::parse(s.as_bytes()).is_ok())
             .unwrap_or_else(|| "https://app.example.com".to_owned());
     }
