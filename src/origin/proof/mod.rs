@@ -24,8 +24,9 @@
 //! Everything is bounded, and a regex past a bound is refused as unprovable (the hint names
 //! the fix): [`candidates::MAX_EXPANSIONS`] literal expansions, [`suffix::MAX_NAME_BYTES`] of
 //! list names beneath its candidates, a DFA of [`MAX_DFA_BYTES`], and
-//! [`search::MAX_PRODUCT_STATES`] pairs searched. Memory is proportional to one regex at a
-//! time (plus one language automaton per distinct candidate set, shared by the regexes that
+//! [`search::MAX_PRODUCT_STATES`] pairs searched for one regex and
+//! [`MAX_POLICY_PRODUCT_STATES`] for all of a policy's. Memory is proportional to one regex at
+//! a time (plus one language automaton per distinct candidate set, shared by the regexes that
 //! name the same domains), so a policy's analysis is linear in its number of regexes.
 
 mod candidates;
@@ -46,6 +47,9 @@ use crate::public_suffix;
 
 /// Largest dense DFA built for one regex (and largest determinization working memory).
 pub(crate) const MAX_DFA_BYTES: usize = 4 << 20;
+
+#[cfg(feature = "internal-reference")]
+pub(crate) use candidates::candidates;
 
 /// The options that tolerate what a regex matches.
 #[derive(Clone, Copy, Debug, Default)]
@@ -68,11 +72,27 @@ pub(crate) struct Proof {
     pub(crate) used_reflect: bool,
 }
 
+/// Most product pairs the searches of one policy visit together: a policy of thousands of
+/// honest regexes needs a few hundred thousand; past this, its remaining regexes are
+/// unprovable, so that a policy's analysis time is bounded whatever its regexes.
+pub(crate) const MAX_POLICY_PRODUCT_STATES: usize = 1_000_000;
+
 /// Proves the regex entries of one policy, sharing the language automata of candidate sets
 /// between them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Prover {
     languages: AHashMap<Vec<String>, Option<language::Language>>,
+    /// Product pairs the policy may still visit.
+    remaining: usize,
+}
+
+impl Default for Prover {
+    fn default() -> Prover {
+        Prover {
+            languages: AHashMap::new(),
+            remaining: MAX_POLICY_PRODUCT_STATES,
+        }
+    }
 }
 
 const FIX: &str = "list the hosts (regex:https://(app|api)\\.example\\.com), or use \
@@ -154,17 +174,37 @@ impl Prover {
                 MAX_DFA_BYTES >> 20
             ));
         };
-        let found = search::search(&dfa, language);
-        if language.len() > 4 * search::MAX_PRODUCT_STATES {
-            // A language shared by many regexes keeps only what the searches explored; drop
-            // it before it outgrows them all.
+        if self.remaining == 0 {
+            return unprovable(format!(
+                "the policy's regex entries have used its whole analysis budget ({} states)",
+                MAX_POLICY_PRODUCT_STATES
+            ));
+        }
+        let budget = search::MAX_PRODUCT_STATES.min(self.remaining);
+        let found = search::search(
+            &dfa,
+            language,
+            (tolerance.insecure, tolerance.reflect),
+            budget,
+        );
+        self.remaining = self.remaining.saturating_sub(found.visited);
+        if language.len() > search::MAX_PRODUCT_STATES {
+            // A language shared by many regexes keeps what their searches explored; start it
+            // afresh before it outgrows one search.
             self.languages.remove(&candidates);
         }
         decide(&found, &candidates, tolerance).unwrap_or_else(|| {
-            unprovable(format!(
-                "the search stopped after {} states without a verdict",
-                search::MAX_PRODUCT_STATES
-            ))
+            unprovable(if budget < search::MAX_PRODUCT_STATES {
+                format!(
+                    "the policy's regex entries have used its whole analysis budget ({} states)",
+                    MAX_POLICY_PRODUCT_STATES
+                )
+            } else {
+                format!(
+                    "the search stopped after {} states without a verdict",
+                    search::MAX_PRODUCT_STATES
+                )
+            })
         })
     }
 }

@@ -19,10 +19,15 @@ use regex_automata::Anchored;
 use super::language::{Language, DEAD};
 use crate::origin::RequestOrigin;
 
-/// Most (regex state, language state) pairs one search visits.
-pub(crate) const MAX_PRODUCT_STATES: usize = 200_000;
+/// Most (regex state, language state) pairs one search visits. The regexes the design names
+/// take under 400; a label loop over `amazonaws.com` (600 names of the list beneath it) about
+/// 10,000.
+pub(crate) const MAX_PRODUCT_STATES: usize = 100_000;
 /// Most counterexamples checked against the real grammar for one kind of violation.
 const MAX_WITNESS_CHECKS: usize = 32;
+/// Once a refusal is certain, how many more pairs the search visits looking for the other
+/// kind of violation (so that the refusal can name both options when both are needed).
+const EXTRA_AFTER_REFUSAL: usize = 5_000;
 
 /// What the search found for one kind of violation.
 #[derive(Clone, Debug, Default)]
@@ -47,7 +52,7 @@ pub(crate) struct Findings {
     pub(crate) insecure: Violation,
     /// Origins whose host is not allowed (not loopback, registrable domain not a candidate).
     pub(crate) outside: Violation,
-    /// The search stopped at [`MAX_PRODUCT_STATES`] before it was complete.
+    /// The search stopped at its budget before it was complete.
     pub(crate) exhausted: bool,
     /// Pairs visited.
     pub(crate) visited: usize,
@@ -58,7 +63,15 @@ pub(crate) struct Findings {
 const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789.-_:/[]+";
 
 /// Searches the product of `dfa` (the regex, anchored at both ends) and `language`.
-pub(crate) fn search(dfa: &dense::DFA<Vec<u32>>, language: &mut Language) -> Findings {
+/// `tolerated` says which kinds of violation the policy's options accept (insecure, outside):
+/// once a violation that is not tolerated is found, the regex is refused whatever else the
+/// search would find, so it goes on only a little further.
+pub(crate) fn search(
+    dfa: &dense::DFA<Vec<u32>>,
+    language: &mut Language,
+    tolerated: (bool, bool),
+    budget: usize,
+) -> Findings {
     let mut findings = Findings::default();
     let Ok(start_r) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)) else {
         // No anchored start state: the DFA matches nothing.
@@ -84,8 +97,9 @@ pub(crate) fn search(dfa: &dense::DFA<Vec<u32>>, language: &mut Language) -> Fin
     let key = |r: StateID, c: u32| (u64::from(r.as_u32()) << 32) | u64::from(c);
     visited.insert(key(start_r, start_c), ());
     let mut checks = (0usize, 0usize);
+    let mut deadline = usize::MAX;
     let mut i = 0;
-    while i < nodes.len() {
+    while i < nodes.len() && nodes.len() <= deadline {
         let (r, c, _, _) = nodes[i];
         if dfa.is_match_state(dfa.next_eoi_state(r)) {
             if let Some(verdict) = language.verdict(c) {
@@ -97,6 +111,11 @@ pub(crate) fn search(dfa: &dense::DFA<Vec<u32>>, language: &mut Language) -> Fin
                 }
                 if findings.insecure.witness.is_some() && findings.outside.witness.is_some() {
                     break;
+                }
+                let refused = (!tolerated.0 && findings.insecure.witness.is_some())
+                    || (!tolerated.1 && findings.outside.witness.is_some());
+                if refused && deadline == usize::MAX {
+                    deadline = nodes.len() + EXTRA_AFTER_REFUSAL;
                 }
             }
         }
@@ -113,7 +132,7 @@ pub(crate) fn search(dfa: &dense::DFA<Vec<u32>>, language: &mut Language) -> Fin
                 nodes.push((r2, c2, i as u32, b));
             }
         }
-        if nodes.len() > MAX_PRODUCT_STATES {
+        if nodes.len() > budget {
             findings.exhausted = true;
             break;
         }

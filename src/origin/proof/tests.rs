@@ -341,3 +341,54 @@ fn language_agrees_with_brute_force() {
         assert!(agreed > 5_000, "{agreed}");
     }
 }
+
+#[test]
+#[ignore]
+fn print_search_sizes() {
+    for source in [
+        r"https://pr-[0-9]+\.preview\.example\.com",
+        r"https://(app|api)\.example\.(com|net)",
+        r"http://localhost:[0-9]+",
+        r"https://[a-z0-9-]+\.tenants\.example\.com(:[0-9]{4})?",
+        r"https://([a-z0-9-]+\.)*example\.com",
+        r"https://[a-z]+\.mybucket\.s3\.amazonaws\.com",
+        r"https://.*:(8443|9443)",
+        r"https?://app\.example\.com:\d+",
+        r"https://([a-z0-9-]+\.)+amazonaws\.com",
+        r"https://pr-[0-9]+\.r17\.example\.net",
+        r"https://(app|api|www)\.t18\.example\.com(:[0-9]{2,5})?",
+        r"https://[a-z0-9-]+\.s19\.example\.org",
+        r".*://\[[0-9a-f:]+\]amazonaws\.com\[[0-9a-f:]+\]example\.com",
+        r"https?://\[[0-9a-f:]+\](:\d+)?",
+        r".*",
+    ] {
+        let hir = regex::parse(source).unwrap().hir;
+        let candidates = candidates::candidates(&hir).unwrap();
+        let mut language = language::Language::new(&candidates).unwrap();
+        let nfa = regex::compile(std::slice::from_ref(&hir), regex::MAX_ENTRY_NFA_BYTES).unwrap();
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(StartKind::Anchored)
+                    .minimize(false),
+            )
+            .build_from_nfa(&nfa)
+            .unwrap();
+        let start = std::time::Instant::now();
+        let found = search::search(
+            &dfa,
+            &mut language,
+            (false, false),
+            search::MAX_PRODUCT_STATES,
+        );
+        eprintln!(
+            "{source}: {} pairs, {} language states, {:?}, outside {:?} insecure {:?}",
+            found.visited,
+            language.len(),
+            start.elapsed(),
+            found.outside.witness,
+            found.insecure.witness
+        );
+    }
+}
