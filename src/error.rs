@@ -215,6 +215,8 @@ issue_kinds! {
     // ---- policy files ------------------------------------------------------------------
     /// The file is not valid TOML or JSON.
     Syntax => "syntax",
+    /// Arrays, tables or dotted keys nested deeper than the cap (32 levels).
+    NestingTooDeep => "nesting_too_deep",
     /// A field corsgate does not know.
     UnknownField => "unknown_field",
     /// A field whose value has the wrong type.

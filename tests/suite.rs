@@ -144,8 +144,9 @@ fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {
 }
 
 /// Kinds only policy files produce; the file tests cover them.
-const FILE_KINDS: [IssueKind; 5] = [
+const FILE_KINDS: [IssueKind; 6] = [
     IssueKind::Syntax,
+    IssueKind::NestingTooDeep,
     IssueKind::UnknownField,
     IssueKind::WrongType,
     IssueKind::UnknownEnvironment,

@@ -29,6 +29,7 @@
 //! # Ok::<(), corsgate::PolicyError>(())
 //! ```
 
+pub mod depth;
 mod tree;
 
 use std::path::Path;
@@ -265,6 +266,24 @@ impl PolicyFile {
             base: Section::default(),
             environments: Vec::new(),
         };
+        // Before any parser recurses into it (see `depth`).
+        let deep = match format {
+            Format::Toml => depth::check_toml(text),
+            Format::Json => depth::check_json(text),
+        };
+        if let Err(too_deep) = deep {
+            return Err(PolicyError::new(vec![Issue::error(
+                IssueKind::NestingTooDeep,
+                Field::Document,
+                format!(
+                    "the file nests more than {} levels deep here (arrays, tables, inline \
+                     tables and dotted keys each count one)",
+                    depth::MAX_DEPTH
+                ),
+            )
+            .hint("a policy file is a few levels deep: environments.NAME.origins")
+            .with_location(file.location(too_deep.offset))]));
+        }
         let root = match format {
             Format::Toml => tree::parse_toml(text),
             Format::Json => tree::parse_json(text),
