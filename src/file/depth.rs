@@ -217,10 +217,10 @@ pub(crate) fn check_toml(text: &str) -> Result<(), TooDeep> {
                     continue 'value;
                 }
                 Some(b'{') => {
+                    // Its keys' depths start from the table's own.
                     check(depth + 1, t.at)?;
                     open.push((true, depth + 1));
                     t.at += 1;
-                    depth += 1;
                 }
                 _ => {
                     // A scalar (or nothing): up to what ends it.
