@@ -75,8 +75,23 @@ const NAMES: &[&str] = &[
     "",
 ];
 const METHODS: &[&str] = &[
-    "GET", "PUT", "put", "POST", "DELETE", "patch", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    "PROPFIND", "*", "", " GET",
+    "GET",
+    "PUT",
+    "put",
+    "POST",
+    "DELETE",
+    "patch",
+    "PATCH",
+    "OPTIONS",
+    "CONNECT",
+    "TRACE",
+    "PROPFIND",
+    "*",
+    "",
+    " GET",
+    // 64 and 65 bytes: the longest requested method that can pass, and one more.
+    "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM",
+    "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM",
 ];
 
 fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
