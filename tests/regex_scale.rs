@@ -2,60 +2,15 @@
 //! against a thousand entries add no memory (the DFAs are built with the policy and shared),
 //! and what passes a stated cap is refused with a clear error. Memory is asserted through
 //! `Cors::regex_memory_usage`; time is measured in `benches/regex.rs`, never asserted here.
+//! The workloads are the benchmarks' (`benches/common`).
+
+#[path = "../benches/common/mod.rs"]
+mod workloads;
 
 use corsgate::origin::regex::{MAX_REGEX_ENTRIES, MAX_SET_DFA_BYTES};
 use corsgate::reference::Reference;
 use corsgate::{Cors, CorsRequest, IssueKind, Policy};
-
-/// Three shapes of entry, cycled (the same as `benches/regex.rs`).
-fn entries(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| match i % 3 {
-            0 => format!(r"regex:https://pr-[0-9]+\.r{i}\.example\.net"),
-            1 => format!(r"regex:https://(app|api|www)\.t{i}\.example\.com(:[0-9]{{2,5}})?"),
-            _ => format!(r"regex:https://[a-z0-9-]+\.s{i}\.example\.org"),
-        })
-        .collect()
-}
-
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
-/// Near misses that walk deep into many entries: long labels of their characters, their
-/// literal parts cut short or bent, odd ports.
-fn hostile(rng: &mut Xorshift, n: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-";
-    let mut host = String::new();
-    for l in 0..1 + rng.below(4) {
-        if l > 0 {
-            host.push('.');
-        }
-        for _ in 0..1 + rng.below(60) {
-            host.push(char::from(CHARS[rng.below(CHARS.len() - 1)]));
-        }
-    }
-    let i = rng.below(n);
-    host.push_str(&match rng.below(5) {
-        0 => format!(".r{i}.example.ne"),
-        1 => format!(".t{i}.example.co"),
-        2 => format!(".s{i}x.example.org"),
-        3 => format!(".t{i}.example.com.{}", rng.below(1000)),
-        _ => format!(".s{i}.example.org"),
-    });
-    match rng.below(3) {
-        0 => format!("https://{host}"),
-        1 => format!("https://{host}:{}", 1 + rng.below(65535)),
-        _ => format!("http://{host}"),
-    }
-}
+use workloads::{hostile_origins, mixed_regexes as entries};
 
 #[test]
 fn two_thousand_credentialed_regexes_are_proven_and_compiled() {
@@ -79,10 +34,8 @@ fn hostile_origins_against_a_thousand_regexes_add_no_memory() {
     let cors = Cors::new(policy.clone());
     let before = cors.regex_memory_usage();
     assert!(before.0 <= MAX_SET_DFA_BYTES);
-    let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
     let mut allowed = 0;
-    for i in 0..20_000 {
-        let origin = hostile(&mut rng, 1_000);
+    for (i, origin) in hostile_origins(1_000, 20_000).into_iter().enumerate() {
         let decision = cors.decide(&CorsRequest::new(b"GET").origin(origin.as_bytes()));
         allowed += usize::from(decision.is_allowed());
         if i % 40 == 0 {
@@ -95,12 +48,10 @@ fn hostile_origins_against_a_thousand_regexes_add_no_memory() {
     assert_eq!(cors.regex_memory_usage(), before);
     // From other threads too.
     std::thread::scope(|s| {
-        for t in 0..2u64 {
+        for _ in 0..2 {
             let cors = &cors;
             s.spawn(move || {
-                let mut rng = Xorshift(0x9e37_79b9 + t);
-                for _ in 0..2_000 {
-                    let origin = hostile(&mut rng, 1_000);
+                for origin in hostile_origins(1_000, 2_000) {
                     let _ = cors.decide(&CorsRequest::new(b"GET").origin(origin.as_bytes()));
                 }
             });
