@@ -46,10 +46,22 @@ fn building(c: &mut Criterion) {
 fn proving(c: &mut Criterion) {
     let mut g = c.benchmark_group("regex_proof");
     for (id, source, proven) in [
-        ("preview", r"regex:https://pr-[0-9]+\.preview\.example\.com", true),
-        ("any_depth", r"regex:https://([a-z0-9-]+\.)*example\.com(:\d+)?", true),
+        (
+            "preview",
+            r"regex:https://pr-[0-9]+\.preview\.example\.com",
+            true,
+        ),
+        (
+            "any_depth",
+            r"regex:https://([a-z0-9-]+\.)*example\.com(:\d+)?",
+            true,
+        ),
         ("any_port", r"regex:https://.*:(8443|9443)", false),
-        ("hosting_domain", r"regex:https://([a-z0-9-]+\.)+amazonaws\.com", false),
+        (
+            "hosting_domain",
+            r"regex:https://([a-z0-9-]+\.)+amazonaws\.com",
+            false,
+        ),
         (
             "past_the_budget",
             r"regex:.*://\[[0-9a-f:]+\]amazonaws\.com\[[0-9a-f:]+\]example\.com",
@@ -86,7 +98,10 @@ fn hostile(c: &mut Criterion) {
                     .is_allowed()
             })
             .count();
-        assert!(allowed < origins.len() / 2, "{family} {n}: {allowed} allowed");
+        assert!(
+            allowed < origins.len() / 2,
+            "{family} {n}: {allowed} allowed"
+        );
         let mut i = 0;
         g.bench_function(BenchmarkId::new(family, n), |b| {
             b.iter(|| {

@@ -265,7 +265,12 @@ fn main() {
         t.row(&format!("build + compile {id}"), v, "ms", target);
     }
 
-    for (family, n) in [("mixed", 1000), ("mixed", 2000), ("mixed", 4096), ("loop", 1000)] {
+    for (family, n) in [
+        ("mixed", 1000),
+        ("mixed", 2000),
+        ("mixed", 4096),
+        ("loop", 1000),
+    ] {
         for kind in ["plain", "credentials"] {
             let v = t
                 .get(&format!("regex_build/{family}_{kind}/{n}"))
@@ -290,7 +295,12 @@ fn main() {
         let v = t.get(&format!("regex_proof/{id}")).map(|ns| ns / 1e6);
         t.row(&format!("prove one regex: {id}"), v, "ms", None);
     }
-    for (family, n) in [("mixed", 100), ("mixed", 1000), ("mixed", 4096), ("loop", 1000)] {
+    for (family, n) in [
+        ("mixed", 100),
+        ("mixed", 1000),
+        ("mixed", 4096),
+        ("loop", 1000),
+    ] {
         let v = t.get(&format!("regex_hostile/{family}/{n}"));
         let target = (n == 1000).then_some(("<=", 50_000.0));
         t.row(

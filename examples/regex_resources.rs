@@ -54,7 +54,10 @@ fn main() {
                     "built; regex DFAs {:.1} MiB",
                     cors.regex_memory_usage().0 as f64 / (1 << 20) as f64
                 ),
-                Err(e) => format!("refused: {}", e.errors().next().map(|i| i.to_string()).unwrap_or_default()),
+                Err(e) => format!(
+                    "refused: {}",
+                    e.errors().next().map(|i| i.to_string()).unwrap_or_default()
+                ),
             };
             println!(
                 "build {n} {family} regex entries, credentials {credentials}: {elapsed:.3} s, \

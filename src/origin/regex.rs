@@ -20,12 +20,13 @@
 //! per thread.) Groups, rather than one DFA for every entry, keep determinization cheap: an
 //! automaton's states hold the NFA states of every entry alive at once, so one DFA over a
 //! thousand `([a-z0-9-]+\.)*tN\.example\.com` entries takes tens of seconds to build, and
-//! sixteen at a time take milliseconds.
+//! thirty-two at a time take tens of milliseconds.
 //!
 //! A group whose DFA would exceed [`MAX_GROUP_DFA_BYTES`] is split into one DFA per entry; an
 //! entry whose DFA alone exceeds [`MAX_ENTRY_DFA_BYTES`] is refused (its automaton explodes,
-//! as `[a-z]*a[a-z]{20}` does), and so is a policy whose DFAs together, failed attempts
-//! included, pass [`MAX_SET_DFA_BYTES`], or that needs more than [`MAX_GROUPS`] of them.
+//! as `[a-z]*a[a-z]{20}` does), and so is a policy whose DFAs together pass
+//! [`MAX_SET_DFA_BYTES`], whose attempts past a limit pass [`MAX_FAILED_DFA_BYTES`], or that
+//! needs more than [`MAX_GROUPS`] of them.
 //!
 //! # Bounds
 //!
@@ -37,14 +38,17 @@
 //! | nesting of groups, classes and repetitions | [`NEST_LIMIT`] levels |
 //! | one pattern compiled (Thompson NFA) | [`MAX_ENTRY_NFA_BYTES`] |
 //! | one pattern's DFA, alone | [`MAX_ENTRY_DFA_BYTES`] |
-//! | all DFAs of a policy (and attempts past a limit) | [`MAX_SET_DFA_BYTES`] |
+//! | all DFAs of a policy | [`MAX_SET_DFA_BYTES`] |
+//! | DFA attempts past their limit, counted at their limit | [`MAX_FAILED_DFA_BYTES`] |
 //! | `regex:` entries in one policy | [`MAX_REGEX_ENTRIES`] ([`MAX_GROUPS`] DFAs) |
 
 use std::sync::Arc;
 
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, WhichCaptures, NFA};
-use regex_automata::{Anchored, Input, MatchKind};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
 use regex_syntax::ast::parse::ParserBuilder;
 use regex_syntax::hir::{self, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
@@ -59,15 +63,19 @@ pub const NEST_LIMIT: u32 = 64;
 /// Largest compiled form (Thompson NFA) of one pattern.
 pub const MAX_ENTRY_NFA_BYTES: usize = 1 << 20;
 /// Entries compiled into one DFA.
-pub const GROUP_SIZE: usize = 16;
+pub const GROUP_SIZE: usize = 32;
 /// Largest DFA (and determinization working memory) of one group of entries.
 pub const MAX_GROUP_DFA_BYTES: usize = 2 << 20;
 /// Largest DFA (and determinization working memory) of one entry compiled alone.
 pub const MAX_ENTRY_DFA_BYTES: usize = 1 << 20;
-/// Largest total of a policy's DFAs, each failed attempt counted at its limit.
+/// Largest total of a policy's DFAs.
 pub const MAX_SET_DFA_BYTES: usize = 64 << 20;
+/// Largest total of the limits of a policy's DFA attempts that went past them: an attempt
+/// costs time in proportion to its limit (about a second for a group's), so these are
+/// bounded too.
+pub const MAX_FAILED_DFA_BYTES: usize = 8 << 20;
 /// Most DFAs one decision runs.
-pub const MAX_GROUPS: usize = 256;
+pub const MAX_GROUPS: usize = 128;
 /// Most `regex:` entries in one policy: [`MAX_GROUPS`] groups of [`GROUP_SIZE`]. Exact and
 /// wildcard entries have no such cap: they are hash lookups.
 pub const MAX_REGEX_ENTRIES: usize = MAX_GROUPS * GROUP_SIZE;
@@ -213,8 +221,46 @@ pub(crate) enum SetError {
 #[derive(Clone, Debug)]
 struct Group {
     dfa: dense::DFA<Vec<u32>>,
+    /// The anchored start state (at the start of the text).
+    start: StateID,
     /// Pattern ID → entry index in the policy's origin list.
     entries: Vec<usize>,
+}
+
+impl Group {
+    fn new(dfa: dense::DFA<Vec<u32>>, entries: Vec<usize>) -> Option<Group> {
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .ok()?;
+        Some(Group {
+            dfa,
+            start,
+            entries,
+        })
+    }
+
+    /// The entry of the highest-priority pattern that matches all of `origin`. A plain walk
+    /// over the transition table: every pattern ends in `$`, so a match can only be seen at
+    /// the end of the input, and a dead state ends the walk early.
+    #[inline]
+    fn find(&self, origin: &[u8]) -> Option<usize> {
+        let dfa = &self.dfa;
+        let mut state = self.start;
+        for &b in origin {
+            state = dfa.next_state(state, b);
+            if dfa.is_special_state(state) && dfa.is_dead_state(state) {
+                return None;
+            }
+        }
+        let end = dfa.next_eoi_state(state);
+        if !dfa.is_match_state(end) {
+            return None;
+        }
+        // Leftmost-first: the first pattern of a match state is the highest-priority one.
+        self.entries
+            .get(dfa.match_pattern(end, 0).as_usize())
+            .copied()
+    }
 }
 
 /// Every regex entry of a policy, compiled; cheap to clone (shared).
@@ -226,79 +272,72 @@ pub(crate) struct CompiledSet {
 /// Compiles `hirs` (anchored ASCII forms), whose entry indices are `entries`, in groups of
 /// [`GROUP_SIZE`]. Every entry that fails alone is reported.
 pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet, Vec<SetError>> {
-    let mut groups = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut errors = Vec::new();
-    let mut charged = 0usize;
-    let over_budget = |charged: usize| charged > MAX_SET_DFA_BYTES;
+    // Bytes of DFAs kept, and of attempts that went past their limit (each costs time in
+    // proportion to its limit, so they are bounded too).
+    let mut kept = 0usize;
+    let mut failed = 0usize;
     let set_problem = || {
-        Problem::new(
-            IssueKind::InvalidRegex,
-            format!(
-                "the regex entries together need more than {} MiB of automata (or more than \
-                 {MAX_GROUPS} of them) to match in bounded time",
-                MAX_SET_DFA_BYTES >> 20
+        SetError::Set(
+            Problem::new(
+                IssueKind::InvalidRegex,
+                format!(
+                    "the regex entries together need more than {} MiB of automata, or more \
+                     than {MAX_GROUPS} of them, to match in bounded time",
+                    MAX_SET_DFA_BYTES >> 20
+                ),
+            )
+            .hint(
+                "use fewer or simpler regex: entries; exact and wildcard entries have no such \
+                 limit",
             ),
         )
-        .hint("use fewer or simpler regex: entries; exact and wildcard entries have no such limit")
     };
     for (n, (chunk, chunk_entries)) in hirs
         .chunks(GROUP_SIZE)
         .zip(entries.chunks(GROUP_SIZE))
         .enumerate()
     {
-        if over_budget(charged) {
-            errors.push(SetError::Set(set_problem()));
-            return Err(errors);
-        }
         let dfa =
             compile(chunk, MAX_SET_NFA_BYTES).and_then(|nfa| dense_dfa(&nfa, MAX_GROUP_DFA_BYTES));
-        if let Some(dfa) = dfa {
-            charged += dfa.memory_usage();
-            groups.push(Group {
-                dfa,
-                entries: chunk_entries.to_vec(),
-            });
-            continue;
-        }
-        charged += MAX_GROUP_DFA_BYTES;
-        // Too large together: one DFA per entry, and name those too large alone.
-        for (i, (hir, &entry)) in chunk.iter().zip(chunk_entries).enumerate() {
-            if over_budget(charged) {
-                errors.push(SetError::Set(set_problem()));
-                return Err(errors);
-            }
-            let position = n * GROUP_SIZE + i;
-            let dfa = compile(std::slice::from_ref(hir), MAX_ENTRY_NFA_BYTES)
-                .and_then(|nfa| dense_dfa(&nfa, MAX_ENTRY_DFA_BYTES));
-            match dfa {
-                Some(dfa) => {
-                    charged += dfa.memory_usage();
-                    groups.push(Group {
-                        dfa,
-                        entries: vec![entry],
-                    });
+        if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, chunk_entries.to_vec())) {
+            kept += group.dfa.memory_usage();
+            groups.push(group);
+        } else {
+            failed += MAX_GROUP_DFA_BYTES;
+            // Too large together: one DFA per entry, and name those too large alone.
+            for (i, (hir, &entry)) in chunk.iter().zip(chunk_entries).enumerate() {
+                if failed > MAX_FAILED_DFA_BYTES {
+                    break;
                 }
-                None => {
-                    charged += MAX_ENTRY_DFA_BYTES;
-                    errors.push(SetError::Entry(
-                        position,
-                        Problem::new(
-                            IssueKind::InvalidRegex,
-                            format!(
-                                "matching this regex in bounded time needs an automaton over {} \
-                                 KiB: it has a repetition after which many positions stay \
-                                 open, as in [a-z]*a[a-z]{{20}}",
-                                MAX_ENTRY_DFA_BYTES >> 10
-                            ),
-                        )
-                        .hint("anchor the repeated part to a literal, or use smaller counts"),
-                    ));
+                let dfa = compile(std::slice::from_ref(hir), MAX_ENTRY_NFA_BYTES)
+                    .and_then(|nfa| dense_dfa(&nfa, MAX_ENTRY_DFA_BYTES));
+                if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, vec![entry])) {
+                    kept += group.dfa.memory_usage();
+                    groups.push(group);
+                    continue;
                 }
+                failed += MAX_ENTRY_DFA_BYTES;
+                errors.push(SetError::Entry(
+                    n * GROUP_SIZE + i,
+                    Problem::new(
+                        IssueKind::InvalidRegex,
+                        format!(
+                            "matching this regex in bounded time needs an automaton over {} \
+                             KiB: it has a repetition after which many positions stay open, \
+                             as in [a-z]*a[a-z]{{20}}",
+                            MAX_ENTRY_DFA_BYTES >> 10
+                        ),
+                    )
+                    .hint("anchor the repeated part to a literal, or use smaller counts"),
+                ));
             }
         }
-    }
-    if groups.len() > MAX_GROUPS || over_budget(charged) {
-        errors.push(SetError::Set(set_problem()));
+        if kept > MAX_SET_DFA_BYTES || failed > MAX_FAILED_DFA_BYTES || groups.len() > MAX_GROUPS {
+            errors.push(set_problem());
+            return Err(errors);
+        }
     }
     if errors.is_empty() {
         Ok(CompiledSet {
@@ -326,14 +365,7 @@ impl RegexMatcher {
     /// several do). At most [`MAX_GROUPS`] scans of the Origin; no allocation, no lock.
     #[inline]
     pub(crate) fn find(&self, origin: &[u8]) -> Option<usize> {
-        let input = Input::new(origin).anchored(Anchored::Yes);
-        for group in self.set.groups.iter() {
-            // A dense DFA search fails only on a quit byte, and these DFAs have none.
-            if let Ok(Some(found)) = group.dfa.try_search_fwd(&input) {
-                return group.entries.get(found.pattern().as_usize()).copied();
-            }
-        }
-        None
+        self.set.groups.iter().find_map(|group| group.find(origin))
     }
 
     /// Heap bytes of the DFAs (shared by every thread; no thread keeps anything of its own).
@@ -375,15 +407,15 @@ mod tests {
 
     #[test]
     fn groups_keep_the_first_listed_entry() {
-        let sources: Vec<String> = (0..40)
-            .map(|i| format!(r"https://[a-z]+\.g{}\.example\.com", i % 20))
+        let sources: Vec<String> = (0..80)
+            .map(|i| format!(r"https://[a-z]+\.g{}\.example\.com", i % 40))
             .collect();
         let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
         let m = matcher(&refs);
         assert_eq!(m.set.groups.len(), 3);
-        assert_eq!(m.find(b"https://a.g19.example.com"), Some(19));
+        assert_eq!(m.find(b"https://a.g39.example.com"), Some(39));
         assert_eq!(m.find(b"https://a.g3.example.com"), Some(3));
-        assert_eq!(m.find(b"https://a.g20.example.com"), None);
+        assert_eq!(m.find(b"https://a.g40.example.com"), None);
     }
 
     #[test]
