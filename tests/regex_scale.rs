@@ -97,3 +97,32 @@ fn exploding_regexes_are_refused_each_by_name_or_together() {
         "{err}"
     );
 }
+
+/// A reload with a regex the proof refuses returns every problem and leaves the serving
+/// policy answering, as `corsgate serve` relies on when a file changes.
+#[test]
+fn a_refused_regex_never_replaces_the_serving_policy() {
+    let cors = Cors::new(
+        Policy::builder()
+            .origins([r"regex:https://(app|api)\.example\.com"])
+            .credentials(true)
+            .build()
+            .unwrap(),
+    );
+    for leaking in [
+        r"regex:https://.*:(8443|9443)",
+        r"regex:https?://app\.example\.com:\d+",
+        r"regex:https://([a-z0-9-]+\.)+amazonaws\.com",
+        r"regex:https://(www|app).(example\.com|example\.net)",
+    ] {
+        let mut builder = Policy::builder();
+        builder.origins([leaking]).credentials(true);
+        let err = cors.try_reload(&builder).unwrap_err();
+        assert!(err.errors().next().unwrap().hint_text().is_some(), "{err}");
+        assert_eq!(cors.generation(), 1);
+        let app = cors.decide(&CorsRequest::new(b"GET").origin(b"https://app.example.com"));
+        assert!(app.is_allowed());
+        let evil = cors.decide(&CorsRequest::new(b"GET").origin(b"https://evil.com:8443"));
+        assert!(!evil.is_allowed());
+    }
+}

@@ -86,9 +86,8 @@ pub(super) fn check(
         positions.push(position);
         compiled.push(hir);
     }
-    if issues.iter().any(Issue::is_error) {
-        return checked;
-    }
+    // Compiled even when the policy has other errors, so that every problem is reported at
+    // once.
     match origin_regex::compile_set(&compiled, &positions) {
         Ok(compiled) => checked.set = Some(RegexSet { compiled }),
         Err(errors) => {
