@@ -71,7 +71,7 @@
 //! unprovable rather than accepted.
 //!
 //! Budgets (each refusal past them names the entry): 4,096 literal expansions, 256 KiB of
-//! list names beneath the candidates, a 4 MiB DFA, 100,000 product states per regex and
+//! list names beneath the candidates, a 1 MiB DFA, 100,000 product states per regex and
 //! 1,000,000 per policy. The regexes of the design take fewer than 400 product states, a
 //! label loop over `amazonaws.com` (600 names of the list beneath it) about 10,000.
 //!

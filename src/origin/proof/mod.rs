@@ -46,7 +46,7 @@ use crate::error::IssueKind;
 use crate::public_suffix;
 
 /// Largest dense DFA built for one regex (and largest determinization working memory).
-pub(crate) const MAX_DFA_BYTES: usize = 4 << 20;
+pub(crate) const MAX_DFA_BYTES: usize = 1 << 20;
 
 #[cfg(feature = "internal-reference")]
 pub(crate) use candidates::candidates;
