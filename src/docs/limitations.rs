@@ -14,7 +14,7 @@
 //! - **Regex entries cost a table walk per 32 entries.** They are compiled with the policy into
 //!   dense DFAs of 32 entries each (at most 128), shared by every thread and never grown by
 //!   a search, so a decision against a near-miss Origin walks each DFA until it dies: about
-//!   4 µs against 1,000 entries, 17 µs against 4,096 (`BENCHMARKS.md`). Exact and wildcard
+//!   4 µs against 1,000 entries, 16–24 µs against 4,096 (`BENCHMARKS.md`). Exact and wildcard
 //!   entries stay one hash lookup whatever their number; prefer them for long lists.
 //! - **A regex that determinizes badly is refused**, even without credentials: one whose DFA
 //!   alone passes 1 MiB (`[a-z]*a[a-z]{20}` needs a million states), or a policy whose regex
