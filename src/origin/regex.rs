@@ -194,13 +194,17 @@ pub(crate) fn compile(hirs: &[Hir], limit: usize) -> Option<NFA> {
         .ok()
 }
 
-fn dense_dfa(nfa: &NFA, limit: usize) -> Option<dense::DFA<Vec<u32>>> {
+/// A dense DFA for anchored searches, within `limit` bytes (for the DFA and for its
+/// determinization); `None` past it. Not minimized, not accelerated: both cost build time,
+/// and the walks over these DFAs read one transition a byte.
+pub(crate) fn dense_dfa(nfa: &NFA, limit: usize, kind: MatchKind) -> Option<dense::DFA<Vec<u32>>> {
     dense::Builder::new()
         .configure(
             dense::Config::new()
-                .match_kind(MatchKind::LeftmostFirst)
+                .match_kind(kind)
                 .start_kind(StartKind::Anchored)
                 .minimize(false)
+                .accelerate(false)
                 .dfa_size_limit(Some(limit))
                 .determinize_size_limit(Some(limit)),
         )
@@ -299,8 +303,8 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
         .zip(entries.chunks(GROUP_SIZE))
         .enumerate()
     {
-        let dfa =
-            compile(chunk, MAX_SET_NFA_BYTES).and_then(|nfa| dense_dfa(&nfa, MAX_GROUP_DFA_BYTES));
+        let dfa = compile(chunk, MAX_SET_NFA_BYTES)
+            .and_then(|nfa| dense_dfa(&nfa, MAX_GROUP_DFA_BYTES, MatchKind::LeftmostFirst));
         if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, chunk_entries.to_vec())) {
             kept += group.dfa.memory_usage();
             groups.push(group);
@@ -312,7 +316,7 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
                     break;
                 }
                 let dfa = compile(std::slice::from_ref(hir), MAX_ENTRY_NFA_BYTES)
-                    .and_then(|nfa| dense_dfa(&nfa, MAX_ENTRY_DFA_BYTES));
+                    .and_then(|nfa| dense_dfa(&nfa, MAX_ENTRY_DFA_BYTES, MatchKind::LeftmostFirst));
                 if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, vec![entry])) {
                     kept += group.dfa.memory_usage();
                     groups.push(group);

@@ -35,13 +35,11 @@ mod search;
 mod suffix;
 
 use ahash::AHashMap;
-use regex_automata::dfa::dense;
-use regex_automata::dfa::StartKind;
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
 use super::pattern::Problem;
-use super::{host::HostKind, RequestOrigin};
+use super::{host::HostKind, regex, RequestOrigin};
 use crate::error::IssueKind;
 use crate::public_suffix;
 
@@ -152,22 +150,8 @@ impl Prover {
                 suffix::MAX_NAME_BYTES >> 10
             ));
         };
-        let dfa =
-            super::regex::compile(std::slice::from_ref(hir), super::regex::MAX_ENTRY_NFA_BYTES)
-                .and_then(|nfa| {
-                    dense::Builder::new()
-                        .configure(
-                            dense::Config::new()
-                                .match_kind(MatchKind::All)
-                                .start_kind(StartKind::Anchored)
-                                .minimize(false)
-                                .accelerate(false)
-                                .dfa_size_limit(Some(MAX_DFA_BYTES))
-                                .determinize_size_limit(Some(MAX_DFA_BYTES)),
-                        )
-                        .build_from_nfa(&nfa)
-                        .ok()
-                });
+        let dfa = regex::compile(std::slice::from_ref(hir), regex::MAX_ENTRY_NFA_BYTES)
+            .and_then(|nfa| regex::dense_dfa(&nfa, MAX_DFA_BYTES, MatchKind::All));
         let Some(dfa) = dfa else {
             return unprovable(format!(
                 "its automaton is larger than {} MiB",

@@ -366,15 +366,7 @@ fn print_search_sizes() {
         let candidates = candidates::candidates(&hir).unwrap();
         let mut language = language::Language::new(&candidates).unwrap();
         let nfa = regex::compile(std::slice::from_ref(&hir), regex::MAX_ENTRY_NFA_BYTES).unwrap();
-        let dfa = dense::Builder::new()
-            .configure(
-                dense::Config::new()
-                    .match_kind(MatchKind::All)
-                    .start_kind(StartKind::Anchored)
-                    .minimize(false),
-            )
-            .build_from_nfa(&nfa)
-            .unwrap();
+        let dfa = regex::dense_dfa(&nfa, 64 << 20, MatchKind::All).unwrap();
         let start = std::time::Instant::now();
         let found = search::search(
             &dfa,
