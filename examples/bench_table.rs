@@ -1,6 +1,7 @@
 //! Prints the table of benchmark ratios from criterion's results in `target/criterion`:
 //! engine against the floor, flatness across allowlist sizes, preflights, corsgate's layer
-//! against tower-http's, threads and reloads, compile times — each with its target.
+//! against tower-http's, threads and reloads, compile times, regex entries at scale — each with
+//! its target.
 //!
 //! `scripts/bench-quick` runs a quick version of the suite and then this.
 
@@ -262,6 +263,52 @@ fn main() {
             .map(|ns| ns / 1e6);
         let target = (id == "exact_100000").then_some(("<", 200.0));
         t.row(&format!("build + compile {id}"), v, "ms", target);
+    }
+
+    for (family, n) in [
+        ("mixed", 1000),
+        ("mixed", 2000),
+        ("mixed", 4096),
+        ("loop", 1000),
+    ] {
+        for kind in ["plain", "credentials"] {
+            let v = t
+                .get(&format!("regex_build/{family}_{kind}/{n}"))
+                .map(|ns| ns / 1e6);
+            let target =
+                (family == "mixed" && n == 2000 && kind == "credentials").then_some(("<", 3000.0));
+            t.row(
+                &format!("build + compile {n} {family} regex entries, {kind}"),
+                v,
+                "ms",
+                target,
+            );
+        }
+    }
+    for id in [
+        "preview",
+        "any_depth",
+        "any_port",
+        "hosting_domain",
+        "past_the_budget",
+    ] {
+        let v = t.get(&format!("regex_proof/{id}")).map(|ns| ns / 1e6);
+        t.row(&format!("prove one regex: {id}"), v, "ms", None);
+    }
+    for (family, n) in [
+        ("mixed", 100),
+        ("mixed", 1000),
+        ("mixed", 4096),
+        ("loop", 1000),
+    ] {
+        let v = t.get(&format!("regex_hostile/{family}/{n}"));
+        let target = (n == 1000).then_some(("<=", 50_000.0));
+        t.row(
+            &format!("hostile Origin against {n} {family} regex entries"),
+            v,
+            "ns",
+            target,
+        );
     }
 
     println!("| measure | value | target | medians |");

@@ -252,6 +252,19 @@ impl Cors {
         Arc::clone(&self.current.load().policy)
     }
 
+    /// Heap bytes of the serving generation's compiled `regex:` entries, and the ceiling they
+    /// are held to ([`origin::regex::MAX_SET_DFA_BYTES`], 64 MiB). The DFAs are shared by every
+    /// thread and fully built when the policy is: deciding any number of requests, hostile
+    /// Origins included, adds nothing, per thread or in all.
+    ///
+    /// [`origin::regex::MAX_SET_DFA_BYTES`]: crate::origin::regex::MAX_SET_DFA_BYTES
+    pub fn regex_memory_usage(&self) -> (usize, usize) {
+        (
+            self.current.load().matcher.regex_memory_usage(),
+            crate::origin::regex::MAX_SET_DFA_BYTES,
+        )
+    }
+
     /// Occupied slots in the serving generation's preflight verdict cache, and its capacity.
     pub fn verdict_cache_usage(&self) -> (usize, usize) {
         (

@@ -174,8 +174,12 @@ issue_kinds! {
     InsecureOriginWithCredentials => "insecure_origin_with_credentials",
     /// A wildcard over a public suffix with `credentials = true`.
     PublicSuffixWildcard => "public_suffix_wildcard",
-    /// A `regex:` entry that matches origins no configured domain owns.
+    /// With credentials, a `regex:` entry that matches an origin on a host outside the
+    /// domains it names (reflection in disguise).
     RegexReflection => "regex_reflection",
+    /// With credentials, a `regex:` entry that could not be proven safe within the analysis
+    /// budget.
+    RegexUnprovable => "regex_unprovable",
     // ---- methods and headers -----------------------------------------------------------
     /// A method that is not an HTTP token.
     InvalidMethod => "invalid_method",
@@ -211,6 +215,8 @@ issue_kinds! {
     // ---- policy files ------------------------------------------------------------------
     /// The file is not valid TOML or JSON.
     Syntax => "syntax",
+    /// Arrays, tables or dotted keys nested deeper than the cap (32 levels).
+    NestingTooDeep => "nesting_too_deep",
     /// A field corsgate does not know.
     UnknownField => "unknown_field",
     /// A field whose value has the wrong type.

@@ -122,6 +122,7 @@ mod method;
 pub mod origin;
 mod policy;
 pub mod preflight;
+mod public_suffix;
 mod request;
 #[cfg(feature = "watch")]
 pub mod watch;

@@ -60,6 +60,18 @@ pub(crate) fn parse_config_method(raw: &str) -> Result<String, Problem> {
             "list methods one per entry, e.g. [\"GET\", \"PUT\"]".to_owned()
         }));
     }
+    if raw.len() > crate::preflight::MAX_REQUEST_METHOD_LEN {
+        return Err(Problem::new(
+            IssueKind::InvalidMethod,
+            format!(
+                "a method of {} bytes can never be requested: preflights asking for a method \
+                 longer than {} bytes fail",
+                raw.len(),
+                crate::preflight::MAX_REQUEST_METHOD_LEN
+            ),
+        )
+        .hint("remove it"));
+    }
     if is_forbidden(raw.as_bytes()) {
         return Err(Problem::new(
             IssueKind::ForbiddenMethod,

@@ -1,7 +1,7 @@
 //! [`Policy`] and [`PolicyBuilder`]: raw strings in, a validated policy out.
 //!
 //! `build()` checks everything the design fixes — origin syntax, credential rules, the Public
-//! Suffix List, regex probes, methods, header names, numbers — and reports every problem at
+//! Suffix List, regex proofs, methods, header names, numbers — and reports every problem at
 //! once in a [`PolicyError`]. It never panics. A built [`Policy`] is immutable and compiles into
 //! a serving generation without any further failure.
 
@@ -9,13 +9,15 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use ahash::AHashMap;
-use regex_automata::meta::Regex;
 
 use crate::error::{Field, Issue, IssueKind, PolicyError};
 use crate::header_name::{self, Exposed};
 use crate::method;
+
+mod regexes;
+use crate::origin::credentials;
 use crate::origin::host::HostKind;
-use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem, TuplePattern};
+use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem};
 use crate::origin::regex as origin_regex;
 
 /// Upper bound of `max_age` (Firefox's cap).
@@ -378,11 +380,10 @@ pub struct Policy {
     warnings: Vec<Issue>,
 }
 
-/// All `regex:` entries compiled together; pattern `i` is `entries[positions[i]]`.
+/// All `regex:` entries compiled (their indices are positions in the policy's origin list).
 #[derive(Clone, Debug)]
 pub(crate) struct RegexSet {
-    pub(crate) regex: Regex,
-    pub(crate) positions: Vec<usize>,
+    pub(crate) compiled: crate::origin::regex::CompiledSet,
 }
 
 impl PartialEq for Policy {
@@ -523,6 +524,7 @@ impl OriginsCheck {
 
         // 1. Parse every entry.
         let mut parsed: Vec<OriginEntry> = Vec::new();
+        let mut regex_hirs = AHashMap::new();
         for (index, raw) in b.origins.iter().enumerate() {
             let entry = match pattern::parse_entry(raw) {
                 Ok(entry) => entry,
@@ -557,14 +559,15 @@ impl OriginsCheck {
                     ));
                     continue;
                 }
-                OriginPattern::Regex(source) => {
-                    let checked = origin_regex::check_syntax(source)
-                        .and_then(|()| origin_regex::check_unescaped_dots(source));
-                    if let Err(problem) = checked {
+                OriginPattern::Regex(source) => match origin_regex::parse(source) {
+                    Ok(parsed) => {
+                        regex_hirs.insert(index, parsed.hir);
+                    }
+                    Err(problem) => {
                         issues.push(origin_issue(problem, index, raw));
                         continue;
                     }
-                }
+                },
                 _ => {}
             }
             parsed.push(OriginEntry {
@@ -601,51 +604,18 @@ impl OriginsCheck {
                         }
                     }
                     OriginPattern::Tuple(t) => {
-                        if t.scheme != "https" && !t.is_loopback() {
+                        if let Some(problem) = credentials::insecure_scheme(t) {
                             if b.dangerously_allow_insecure_origins {
                                 used_insecure = true;
                             } else {
-                                issues.push(origin_issue(
-                                    Problem::new(
-                                        IssueKind::InsecureOriginWithCredentials,
-                                        format!(
-                                            "with credentials, a {}: origin on a non-loopback host can be impersonated by a network attacker",
-                                            t.scheme
-                                        ),
-                                    )
-                                    .hint(format!(
-                                        "use {:?}, or set dangerously_allow_insecure_origins = true",
-                                        TuplePattern {
-                                            scheme: "https".to_owned(),
-                                            ..t.clone()
-                                        }
-                                        .to_string()
-                                    )),
-                                    e.index,
-                                    &e.written,
-                                ));
+                                issues.push(origin_issue(problem, e.index, &e.written));
                             }
                         }
-                        if t.subdomains && !t.is_loopback() && is_public_suffix(&t.host) {
+                        if let Some(problem) = credentials::public_suffix_wildcard(t) {
                             if b.dangerously_allow_public_suffix_wildcards {
                                 used_public_suffix = true;
                             } else {
-                                issues.push(origin_issue(
-                                    Problem::new(
-                                        IssueKind::PublicSuffixWildcard,
-                                        format!(
-                                            "{} is a public suffix: anyone can register a domain under it",
-                                            t.host
-                                        ),
-                                    )
-                                    .hint(format!(
-                                        "list your own domain, e.g. \"{}://*.yourapp.{}\", or set \
-                                         dangerously_allow_public_suffix_wildcards = true",
-                                        t.scheme, t.host
-                                    )),
-                                    e.index,
-                                    &e.written,
-                                ));
+                                issues.push(origin_issue(problem, e.index, &e.written));
                             }
                         }
                     }
@@ -657,55 +627,11 @@ impl OriginsCheck {
         // 3. Merge duplicates and covered entries.
         let entries = merge_redundant(parsed, issues);
 
-        // 4. Regex entries: one matcher, and probes with credentials.
-        let regex_positions: Vec<usize> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e.pattern, OriginPattern::Regex(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let sources: Vec<&str> = regex_positions
-            .iter()
-            .filter_map(|&i| match &entries[i].pattern {
-                OriginPattern::Regex(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .collect();
-        let mut regex = None;
-        if !sources.is_empty() {
-            if b.credentials {
-                let (exact, domains) = configured_origins_and_domains(&entries);
-                for finding in origin_regex::probe(&sources, &exact, &domains) {
-                    let e = &entries[regex_positions[finding.regex]];
-                    let tolerated = match finding.problem.kind {
-                        IssueKind::InsecureOriginWithCredentials => {
-                            b.dangerously_allow_insecure_origins
-                        }
-                        _ => b.dangerously_reflect_any_origin_with_credentials,
-                    };
-                    if tolerated {
-                        used_insecure |=
-                            finding.problem.kind == IssueKind::InsecureOriginWithCredentials;
-                        used_reflect |= finding.problem.kind == IssueKind::RegexReflection;
-                    } else {
-                        issues.push(origin_issue(finding.problem, e.index, &e.written));
-                    }
-                }
-            }
-            match origin_regex::compile_set(&sources) {
-                Ok(compiled) => {
-                    regex = Some(RegexSet {
-                        regex: compiled,
-                        positions: regex_positions,
-                    })
-                }
-                Err(problem) => {
-                    let mut issue = Issue::error(problem.kind, Field::Origins, problem.message);
-                    issue.hint = problem.hint;
-                    issues.push(issue);
-                }
-            }
-        }
+        // 4. Regex entries: proven with credentials, compiled into one matcher.
+        let checked = regexes::check(b, &entries, regex_hirs, issues);
+        used_insecure |= checked.used_insecure;
+        used_reflect |= checked.used_reflect;
+        let regex = checked.set;
 
         // 5. Opt-outs that change nothing.
         let unused = |name: Field, why: &str| {
@@ -741,33 +667,6 @@ impl OriginsCheck {
 
         OriginsCheck { entries, regex }
     }
-}
-
-/// `true` when `domain` is itself a public suffix, by the Public Suffix List including its
-/// default rule (an unlisted TLD is a public suffix).
-pub(crate) fn is_public_suffix(domain: &str) -> bool {
-    let name = domain.strip_suffix('.').unwrap_or(domain);
-    match psl::suffix(name.as_bytes()) {
-        Some(suffix) => suffix.as_bytes() == name.as_bytes(),
-        None => true,
-    }
-}
-
-/// Exact origins and the domains of every tuple entry, for regex probing.
-fn configured_origins_and_domains(entries: &[OriginEntry]) -> (Vec<String>, Vec<String>) {
-    let mut exact = Vec::new();
-    let mut domains = Vec::new();
-    for e in entries {
-        if let OriginPattern::Tuple(t) = &e.pattern {
-            if !t.subdomains && t.port != PortPattern::Any {
-                exact.push(t.to_string());
-            }
-            if t.host_kind == HostKind::Domain {
-                domains.push(t.host.trim_end_matches('.').to_owned());
-            }
-        }
-    }
-    (exact, domains)
 }
 
 /// Drops duplicates and entries another entry covers, with a warning for each. Coverage is
@@ -1052,20 +951,6 @@ fn check_preflight_status(status: Option<i64>, issues: &mut Vec<Issue>) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_suffixes() {
-        assert!(is_public_suffix("com"));
-        assert!(is_public_suffix("co.uk"));
-        assert!(is_public_suffix("github.io"));
-        assert!(
-            is_public_suffix("corp"),
-            "default rule: unlisted TLDs are suffixes"
-        );
-        assert!(!is_public_suffix("example.com"));
-        assert!(!is_public_suffix("example.com."));
-        assert!(!is_public_suffix("myapp.github.io"));
-    }
 
     #[test]
     fn five_problems_at_once() {

@@ -214,7 +214,7 @@ impl<'p> Reference<'p> {
         private_network: bool,
     ) -> Option<(String, usize)> {
         let policy = self.policy;
-        if !is_token(requested) {
+        if requested.len() > 64 || !is_token(requested) {
             return None;
         }
         let upper = String::from_utf8_lossy(requested).to_ascii_uppercase();

@@ -760,3 +760,72 @@ fn toml_and_json_files_decide_alike() {
         3
     );
 }
+
+/// A file nested 100,000 levels deep (arrays, objects, inline tables, dotted keys, table
+/// headers) is an error with its position in `check`, `decide` and `serve`, never a stack
+/// overflow.
+#[test]
+fn deep_nesting_is_an_error_with_a_position_not_a_crash() {
+    let dir = scratch();
+    let n = 100_000;
+    let files = [
+        (
+            "arrays.json",
+            format!("{{\"origins\": {}{}}}", "[".repeat(n), "]".repeat(n)),
+        ),
+        (
+            "objects.json",
+            format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)),
+        ),
+        (
+            "arrays.toml",
+            format!("origins = {}{}", "[".repeat(n), "]".repeat(n)),
+        ),
+        (
+            "inline.toml",
+            format!("x = {}1{}", "{a = ".repeat(n), "}".repeat(n)),
+        ),
+        ("dotted.toml", format!("a{} = 1", ".a".repeat(n))),
+        ("header.toml", format!("[a{}]\nx = 1", ".a".repeat(n))),
+    ];
+    for (name, text) in files {
+        let path = write(&dir, name, &text);
+        let p = path.to_str().unwrap();
+        let (code, doc) = check_json(&path, &[]);
+        assert_eq!(code, 1, "{name}: {doc}");
+        let issue = &doc["issues"][0];
+        assert_eq!(issue["kind"], "nesting_too_deep", "{name}: {doc}");
+        assert_eq!(issue["line"], 1, "{name}: {doc}");
+        assert!(issue["column"].as_u64().unwrap() > 1, "{name}: {doc}");
+
+        let out = corsgate(&["decide", p], &[], "");
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("error[nesting_too_deep]"),
+            "{name}: {}",
+            stderr(&out)
+        );
+
+        let mut serve = Command::new(BIN)
+            .args(["serve", p, "--listen", "127.0.0.1:0", "--no-watch"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = serve.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                serve.kill().unwrap();
+                panic!("{name}: serve did not refuse the policy at start");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("error[nesting_too_deep]"), "{name}: {err}");
+    }
+}

@@ -169,7 +169,6 @@ async fn a_fifo_swapped_in_is_refused_and_later_files_still_load() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the depth cap from #12"]
 async fn a_deeply_nested_json_file_swapped_in_keeps_the_old_policy() {
     let dir = scratch();
     let policy = dir.join("policy.json");

@@ -145,8 +145,9 @@ fn check_expectations(ctx: &str, req: &common::TestRequest, got: &Observed) {
 }
 
 /// Kinds only policy files produce; the file tests cover them.
-const FILE_KINDS: [IssueKind; 7] = [
+const FILE_KINDS: [IssueKind; 8] = [
     IssueKind::Syntax,
+    IssueKind::NestingTooDeep,
     IssueKind::UnknownField,
     IssueKind::WrongType,
     IssueKind::UnknownEnvironment,

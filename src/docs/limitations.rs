@@ -11,10 +11,31 @@
 //! - **The verdict cache covers browser-shaped preflights**: one `Access-Control-Request-Headers`
 //!   line of at most 112 bytes and a method of at most 16 bytes. Other preflights are decided
 //!   in full every time, within the same bounds.
-//! - **The first regex search on a thread allocates** that thread's search cache; after that,
-//!   regex entries allocate nothing.
-//! - **The Public Suffix List is the one compiled into the `psl` crate**; a newer list arrives
-//!   with a newer `psl`.
+//! - **Regex entries cost a table walk per 32 entries.** They are compiled with the policy into
+//!   dense DFAs of 32 entries each (at most 128), shared by every thread and never grown by
+//!   a search, so a decision against a near-miss Origin walks each DFA until it dies: about
+//!   4 µs against 1,000 entries, 16–24 µs against 4,096 (`BENCHMARKS.md`). Exact and wildcard
+//!   entries stay one hash lookup whatever their number; prefer them for long lists.
+//! - **A regex that determinizes badly is refused**, even without credentials: one whose DFA
+//!   alone passes 1 MiB (`[a-z]*a[a-z]{20}` needs a million states), or a policy whose regex
+//!   DFAs pass 64 MiB or 128 DFAs. Such a regex could only be matched in bounded time by an
+//!   engine that builds states while it searches, which hostile Origins turn into
+//!   milliseconds and memory per request.
+//! - **A credentialed regex's candidates are its own.** The proof allows the domains a regex
+//!   spells, not those of the policy's other entries: `regex:https://[a-z]+\.example\.com`
+//!   beside an exact `https://example.net` does not make `example.net` hosts safe for it.
+//! - **Loopback over `http` or `https` only, in regexes.** An exact or wildcard entry on a
+//!   loopback host may use any scheme with credentials (`ws://localhost:*`); a regex that
+//!   matches `ws://localhost` is refused as insecure (design 2.2 defines the regex's allowed
+//!   language with those two schemes), unless `dangerously_allow_insecure_origins`.
+//! - **The proof does not count lengths.** Its automaton for the request grammar accepts
+//!   labels over 63 bytes and hosts over 253, and IPv6 literals of the right shape whatever
+//!   their zero runs; a regex whose only counterexamples are such strings is refused as
+//!   unprovable, not accepted (a regex that needs a 64-byte label to leak is not one anybody
+//!   writes).
+//! - **The Public Suffix List is vendored** (`data/public_suffix_list.dat`, the rules the `psl`
+//!   crate 2.1.247 is generated from); a newer list arrives with
+//!   `scripts/refresh-public-suffix-list` and a release of corsgate, never at run time.
 //! - **Request-side `xn--` labels are not decoded**: a request Origin is compared byte for byte
 //!   with entries whose Punycode was validated when the policy was built.
 //! - **`corsgate serve` speaks HTTP/1.1 and proxies to `http://` upstreams only**: put TLS in

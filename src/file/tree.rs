@@ -215,12 +215,67 @@ fn json_value(text: &str, raw: &RawValue) -> Result<Spanned<Node>, serde_json::E
 }
 
 /// 1-based line and column (in characters) of a byte offset.
+#[cfg(test)]
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary_compat(offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+    LineIndex::new(text).line_column(text, offset)
+}
+
+/// Turns byte offsets into 1-based lines and columns (in characters) in logarithmic time, so
+/// that locating every issue of a large file stays linear: the offsets of the newlines, and
+/// the number of characters before every 64-byte block.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LineIndex {
+    newlines: Vec<usize>,
+    chars_before_block: Vec<usize>,
+}
+
+const BLOCK: usize = 64;
+
+/// UTF-8 bytes that start a character.
+fn char_starts(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let mut chars = 0;
+        LineIndex {
+            newlines: bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+            chars_before_block: bytes
+                .chunks(BLOCK)
+                .map(|block| {
+                    let before = chars;
+                    chars += char_starts(block);
+                    before
+                })
+                .collect(),
+        }
+    }
+
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let base = self.chars_before_block.get(block).copied().unwrap_or(0);
+        base + char_starts(&text.as_bytes()[block * BLOCK..offset])
+    }
+
+    pub(crate) fn line_column(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = text.floor_char_boundary_compat(offset.min(text.len()));
+        // Newlines before the offset.
+        let line = self.newlines.partition_point(|&n| n < offset);
+        let line_start = if line == 0 {
+            0
+        } else {
+            self.newlines[line - 1] + 1
+        };
+        let column = self.chars_before(text, offset) - self.chars_before(text, line_start) + 1;
+        (line + 1, column)
+    }
 }
 
 trait FloorCharBoundary {
@@ -282,6 +337,21 @@ mod tests {
         };
         assert_eq!(line_column(text, items[1].span.start), (2, 28));
         assert_eq!(line_column(text, members[1].0.span.start), (3, 3));
+    }
+
+    #[test]
+    fn line_index_agrees_with_counting() {
+        let text = "ab\nçé€x\n\n".repeat(40) + &"z".repeat(200) + "\n🦀y";
+        let slow = |offset: usize| {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, column)
+        };
+        let index = LineIndex::new(&text);
+        for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+            assert_eq!(index.line_column(&text, offset), slow(offset), "{offset}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod acrh;
 pub mod differential;
 pub mod origin;
 pub mod policy;
+pub mod regex_strings;
 pub mod spec;
 
 /// Decodes raw fuzzer bytes the way `libfuzzer-sys` decodes a typed target's input.

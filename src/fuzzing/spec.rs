@@ -51,6 +51,11 @@ const REGEXES: &[&str] = &[
     r"https://www.example.com",
     r"https://[a-z.]+",
     r"(",
+    r"https://.*:(8443|9443)",
+    r"https?://app\.example\.com:\d+",
+    r"https://([a-z0-9-]+\.)+amazonaws\.com",
+    r"https://pr-[0-9]+\.preview\.example\.com",
+    r"http://localhost:[0-9]+",
 ];
 const NAMES: &[&str] = &[
     "content-type",
@@ -70,8 +75,23 @@ const NAMES: &[&str] = &[
     "",
 ];
 const METHODS: &[&str] = &[
-    "GET", "PUT", "put", "POST", "DELETE", "patch", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    "PROPFIND", "*", "", " GET",
+    "GET",
+    "PUT",
+    "put",
+    "POST",
+    "DELETE",
+    "patch",
+    "PATCH",
+    "OPTIONS",
+    "CONNECT",
+    "TRACE",
+    "PROPFIND",
+    "*",
+    "",
+    " GET",
+    // 64 and 65 bytes: the longest requested method that can pass, and one more.
+    "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM",
+    "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM",
 ];
 
 fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
@@ -194,6 +214,190 @@ impl EntrySpec {
             EntrySpec::Null => "null".to_owned(),
             EntrySpec::Raw(s) => s.clone(),
         }
+    }
+}
+
+/// Schemes of generated regex entries.
+const REGEX_SCHEMES: &[&str] = &[
+    "https",
+    "https",
+    "https",
+    "http",
+    "https?",
+    "(https|http)",
+    "wss?",
+    "(https|wss)",
+    "[a-z]+",
+    "(https|ftp)",
+    "chrome-extension",
+    "h[a-z]+s",
+    ".*",
+    "(http|https)s?",
+];
+/// Literal host parts of generated regex entries: plain and hosting domains, public
+/// suffixes, loopback names and addresses, numbers.
+const REGEX_LITERALS: &[&str] = &[
+    r"example\.com",
+    r"example",
+    r"com",
+    r"amazonaws\.com",
+    r"s3\.amazonaws\.com",
+    r"github\.io",
+    r"co\.uk",
+    r"localhost",
+    r"127\.0\.0\.1",
+    r"\[::1\]",
+    r"app",
+    r"www",
+    r"evil",
+    r"core\.windows\.net",
+    r"kawasaki\.jp",
+    r"city\.kawasaki\.jp",
+    r"xn--p1ai",
+    r"0x7f",
+    r"1",
+    r"255",
+    r"example\.co\.uk",
+    r"compute\.amazonaws\.com",
+    r"myapp\.github\.io",
+    r"pr-",
+    r"api",
+    r"net",
+    r"(app|api)",
+    r"(com|net)",
+    r"(example|evil)",
+];
+/// Classes, repetitions and optional parts of generated regex entries.
+const REGEX_CLASSES: &[&str] = &[
+    r"[a-z]+",
+    r"[a-z0-9-]+",
+    r"\w+",
+    r"\d+",
+    r"[a-z.]+",
+    r".*",
+    r".+",
+    r"[0-9.]+",
+    r"\[[0-9a-f:]+\]",
+    r"[a-z]{2,}",
+    r"[a-z]{2}",
+    r"(www\.)?",
+    r"([a-z]+\.)*",
+    r"([a-z0-9-]+\.)+",
+    r"[^.]+",
+    r"[^/]+",
+    r"[a-z]",
+    r"-",
+    r"_",
+    r"[0-9]+",
+    r"(\.[a-z]{2})?",
+    r"[a-z]*",
+    r"\.?",
+    r"(\.[a-z]+)*",
+    r"[0-9]{1,3}",
+    r"([a-z0-9-]+\.)*",
+    r"[a-z0-9.-]+\.",
+    r"[^/:]+\.",
+    r"(.+\.)?",
+];
+/// Ports of generated regex entries.
+const REGEX_PORTS: &[&str] = &[
+    "",
+    "",
+    "",
+    r"(:[0-9]+)?",
+    r":\d+",
+    r":(8443|9443)",
+    r":[0-9]{4}",
+    r":443",
+    r":80",
+    r"(:\d{2,5})?",
+    r":[1-9][0-9]*",
+    r"(:.*)?",
+    r":0",
+    r"\.?",
+];
+
+/// One piece of a generated regex entry's host.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum HostPiece {
+    /// A literal from the dictionary.
+    Literal(u8),
+    /// A class, repetition or optional part from the dictionary.
+    Class(u8),
+    /// `\.`
+    Dot,
+    /// `.` (which the unescaped-dot lint refuses between host characters).
+    AnyChar,
+}
+
+/// One alternative of a generated regex entry: `scheme://host port`.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct RegexAlternative {
+    /// Index into the scheme dictionary.
+    pub scheme: u8,
+    /// The host, in pieces (the first 8 are used).
+    pub host: Vec<HostPiece>,
+    /// Index into the port dictionary.
+    pub port: u8,
+}
+
+/// A generated regex entry: one to three alternatives, joined by `|`.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct RegexSpec {
+    /// The first alternative.
+    pub first: RegexAlternative,
+    /// More alternatives (the first 2 are used).
+    pub more: Vec<RegexAlternative>,
+}
+
+impl RegexSpec {
+    /// The entry as written in a policy, `regex:` included.
+    pub fn render(&self) -> String {
+        let alternative = |a: &RegexAlternative| {
+            let mut out = format!("{}://", pick(REGEX_SCHEMES, a.scheme));
+            for piece in a.host.iter().take(8) {
+                match piece {
+                    HostPiece::Literal(i) => out.push_str(pick(REGEX_LITERALS, *i)),
+                    HostPiece::Class(i) => out.push_str(pick(REGEX_CLASSES, *i)),
+                    HostPiece::Dot => out.push_str(r"\."),
+                    HostPiece::AnyChar => out.push('.'),
+                }
+            }
+            out.push_str(pick(REGEX_PORTS, a.port));
+            out
+        };
+        let mut parts = vec![alternative(&self.first)];
+        parts.extend(self.more.iter().take(2).map(alternative));
+        format!("regex:{}", parts.join("|"))
+    }
+}
+
+/// Regex entries with credentials: what the proof must get right.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct RegexPolicySpec {
+    /// The regex entries (the first 4 are used).
+    pub regexes: Vec<RegexSpec>,
+    /// Exact or wildcard entries beside them.
+    pub others: Vec<EntrySpec>,
+    /// Credentials (usually on).
+    pub no_credentials: bool,
+    /// `dangerously_allow_insecure_origins`
+    pub insecure: bool,
+    /// `dangerously_reflect_any_origin_with_credentials`
+    pub reflect: bool,
+}
+
+impl RegexPolicySpec {
+    /// The builder these settings describe.
+    pub fn builder(&self) -> PolicyBuilder {
+        let mut b = PolicyBuilder::new();
+        let mut origins: Vec<String> = self.regexes.iter().take(4).map(RegexSpec::render).collect();
+        origins.extend(self.others.iter().take(2).map(EntrySpec::render));
+        b.origins(origins)
+            .credentials(!self.no_credentials)
+            .dangerously_allow_insecure_origins(self.insecure)
+            .dangerously_reflect_any_origin_with_credentials(self.reflect);
+        b
     }
 }
 
@@ -460,8 +664,9 @@ fn origin_for(entries: &[String], index: u8) -> String {
     let entry = &entries[usize::from(index) % entries.len()];
     if let Some(rest) = entry.strip_prefix("regex:") {
         // A string the regex matches, if the generator finds one.
-        return crate::origin::regex::samples(rest, 8)
-            .into_iter()
+        let mut rng = super::regex_strings::Rng::new(u64::from(index));
+        return (0..16)
+            .filter_map(|_| super::regex_strings::sample(rest, &mut rng))
             .find(|s| crate::origin::RequestOrigin::parse(s.as_bytes()).is_ok())
             .unwrap_or_else(|| "https://app.example.com".to_owned());
     }

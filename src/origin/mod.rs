@@ -1,11 +1,14 @@
 //! Origins: the request side ([`RequestOrigin`]), the config side ([`OriginPattern`]), and the
 //! compiled matcher that answers "which entry allows this Origin?" in about one hash lookup.
 
+pub(crate) mod credentials;
 pub(crate) mod exact;
 pub(crate) mod host;
 pub(crate) mod parse;
 pub(crate) mod pattern;
-pub(crate) mod regex;
+pub(crate) mod proof;
+pub mod regex;
+pub(crate) mod regex_lint;
 pub(crate) mod wildcard;
 
 pub use host::HostKind;
@@ -53,7 +56,7 @@ impl OriginMatcher {
             }
         }
         if let Some(set) = policy.regex_set() {
-            matcher.regex = Some(RegexMatcher::new(set.regex.clone(), set.positions.clone()));
+            matcher.regex = Some(RegexMatcher::new(set.compiled.clone()));
         }
         matcher.exact_only = matcher.exact.has_no_port_wildcards()
             && matcher.wildcard.is_empty()
@@ -85,6 +88,11 @@ impl OriginMatcher {
             return Ok(id);
         }
         self.find_parsed(origin)
+    }
+
+    /// Heap bytes of the regex entries' DFAs (0 without regex entries).
+    pub(crate) fn regex_memory_usage(&self) -> usize {
+        self.regex.as_ref().map_or(0, RegexMatcher::memory_usage)
     }
 
     /// Why no entry allows `origin` (which `find_fast` refused without saying).

@@ -314,6 +314,20 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
             "list the address itself: \"{scheme}://{host}{port_text}\""
         )));
     }
+    // The shortest host a wildcard matches is `x.` and its base: past 253 bytes it matches
+    // nothing a browser can send.
+    let base_len = host.strip_suffix('.').unwrap_or(&host).len();
+    if subdomains && base_len + 2 > host::MAX_HOST_LEN {
+        return Err(Problem::new(
+            IssueKind::HostTooLong,
+            format!(
+                "any host under this {base_len}-byte base is longer than {} bytes, so the \
+                 wildcard matches nothing",
+                host::MAX_HOST_LEN
+            ),
+        )
+        .hint("a wildcard's base is at most 251 bytes"));
+    }
     Ok(ParsedEntry {
         pattern: OriginPattern::Tuple(TuplePattern {
             scheme,

@@ -1,561 +1,495 @@
-//! `regex:` entries: compiled together into one linear-time `regex-automata` matcher, linted
-//! for the unescaped-dot mistake, and — with credentials — probed for reflection in disguise.
+//! `regex:` entries: parsed once (with the unescaped-dot lint), compiled into dense DFAs that
+//! match without capture slots or per-thread caches, in a time bounded whatever Origin arrives.
 //!
 //! Every pattern is anchored as `^(?:pattern)$` and applied only to a request Origin that
-//! already passed the serialized-origin grammar, never to `null`.
+//! already passed the serialized-origin grammar, never to `null`. Such an Origin is ASCII, so
+//! each pattern is compiled in its ASCII form ([`ascii_only`]): character classes cut to ASCII,
+//! non-ASCII literals that can never match removed, Unicode word boundaries replaced by ASCII
+//! ones. On ASCII text the two forms match exactly the same strings, and the ASCII form is the
+//! one the credential proof (`proof`) analyses, so what is proven is what serves.
+//!
+//! # Matching in bounded time and memory
+//!
+//! Entries are compiled, in order, in groups of [`GROUP_SIZE`], each group into one dense
+//! (fully built) DFA, shared by every thread: a decision runs each group's DFA over the Origin
+//! until it matches or dies, at most [`MAX_GROUPS`] scans of at most
+//! [`MAX_ORIGIN_LEN`](super::MAX_ORIGIN_LEN) bytes, one table lookup a byte, whatever the
+//! Origin. No search allocates, locks or keeps a cache. (A lazy DFA, or the PikeVM behind
+//! `regex`'s meta engine, builds its automaton while it searches: a stream of distinct
+//! near-miss Origins against a thousand entries then costs milliseconds and up to a gigabyte
+//! per thread.) Groups, rather than one DFA for every entry, keep determinization cheap: an
+//! automaton's states hold the NFA states of every entry alive at once, so one DFA over a
+//! thousand `([a-z0-9-]+\.)*tN\.example\.com` entries takes tens of seconds to build, and
+//! thirty-two at a time take tens of milliseconds.
+//!
+//! A group whose DFA would exceed [`MAX_GROUP_DFA_BYTES`] is split into one DFA per entry; an
+//! entry whose DFA alone exceeds [`MAX_ENTRY_DFA_BYTES`] is refused (its automaton explodes,
+//! as `[a-z]*a[a-z]{20}` does), and so is a policy whose DFAs together pass
+//! [`MAX_SET_DFA_BYTES`], whose attempts past a limit pass [`MAX_FAILED_DFA_BYTES`], or that
+//! needs more than [`MAX_GROUPS`] of them.
+//!
+//! # Bounds
+//!
+//! All refused with an error naming the entry (design 2.2, "every input is bounded"):
+//!
+//! | what | cap |
+//! |---|---|
+//! | one pattern's text | [`MAX_PATTERN_LEN`] bytes |
+//! | nesting of groups, classes and repetitions | [`NEST_LIMIT`] levels |
+//! | one pattern compiled (Thompson NFA) | [`MAX_ENTRY_NFA_BYTES`] |
+//! | one pattern's DFA, alone | [`MAX_ENTRY_DFA_BYTES`] |
+//! | all DFAs of a policy | [`MAX_SET_DFA_BYTES`] |
+//! | DFA attempts past their limit, counted at their limit | [`MAX_FAILED_DFA_BYTES`] |
+//! | `regex:` entries in one policy | [`MAX_REGEX_ENTRIES`] ([`MAX_GROUPS`] DFAs) |
 
-use std::cell::RefCell;
+use std::sync::Arc;
 
-use ahash::AHashSet;
-use regex_automata::meta::{self, Regex};
-use regex_automata::{Anchored, Input, MatchKind, PatternSet};
-use regex_syntax::hir::{Class, Hir, HirKind};
-use thread_local::ThreadLocal;
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::nfa::thompson::{self, WhichCaptures, NFA};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::ast::parse::ParserBuilder;
+use regex_syntax::hir::{self, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
-use super::parse::RequestOrigin;
 use super::pattern::Problem;
-use crate::engine::CachePadded;
+use super::regex_lint;
 use crate::error::IssueKind;
 
-/// Compiled NFA size limit per pattern set; far above any allowlist regex.
-const NFA_SIZE_LIMIT: usize = 64 << 20;
+/// Longest `regex:` pattern, in bytes.
+pub const MAX_PATTERN_LEN: usize = 8 * 1024;
+/// Deepest nesting of groups, classes and repetitions in a pattern.
+pub const NEST_LIMIT: u32 = 64;
+/// Largest compiled form (Thompson NFA) of one pattern.
+pub const MAX_ENTRY_NFA_BYTES: usize = 1 << 20;
+/// Entries compiled into one DFA.
+pub const GROUP_SIZE: usize = 32;
+/// Largest DFA (and determinization working memory) of one group of entries.
+pub const MAX_GROUP_DFA_BYTES: usize = 2 << 20;
+/// Largest DFA (and determinization working memory) of one entry compiled alone.
+pub const MAX_ENTRY_DFA_BYTES: usize = 1 << 20;
+/// Largest total of a policy's DFAs.
+pub const MAX_SET_DFA_BYTES: usize = 64 << 20;
+/// Largest total of the limits of a policy's DFA attempts that went past them: an attempt
+/// costs time in proportion to its limit (about a second for a group's), so these are
+/// bounded too.
+pub const MAX_FAILED_DFA_BYTES: usize = 8 << 20;
+/// Most DFAs one decision runs.
+pub const MAX_GROUPS: usize = 128;
+/// Most `regex:` entries in one policy: [`MAX_GROUPS`] groups of [`GROUP_SIZE`]. Exact and
+/// wildcard entries have no such cap: they are hash lookups.
+pub const MAX_REGEX_ENTRIES: usize = MAX_GROUPS * GROUP_SIZE;
 
-fn anchored(source: &str) -> String {
-    format!("^(?:{source})$")
+/// One parsed `regex:` entry: its ASCII form, anchored at both ends.
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedRegex {
+    pub(crate) hir: Hir,
 }
 
-fn builder(kind: MatchKind) -> meta::Builder {
-    let mut builder = Regex::builder();
-    builder.configure(
-        Regex::config()
-            .match_kind(kind)
-            .nfa_size_limit(Some(NFA_SIZE_LIMIT)),
-    );
-    builder
+fn invalid(message: String) -> Problem {
+    Problem::new(IssueKind::InvalidRegex, message)
+        .hint("regex entries use Rust regex syntax and must match the whole origin")
 }
 
-/// Compiles one entry on its own, to report its syntax errors against its index.
-pub(crate) fn check_syntax(source: &str) -> Result<(), Problem> {
-    builder(MatchKind::LeftmostFirst)
-        .build(&anchored(source))
-        .map(|_| ())
-        .map_err(|err| {
-            Problem::new(
-                IssueKind::InvalidRegex,
-                format!("the regex does not compile: {err}"),
-            )
-            .hint("regex entries use Rust regex syntax and must match the whole origin")
-        })
-}
-
-/// Compiles every entry into one matcher whose pattern IDs are the entries' positions in
-/// `sources`.
-pub(crate) fn compile_set(sources: &[&str]) -> Result<Regex, Problem> {
-    let patterns: Vec<String> = sources.iter().map(|s| anchored(s)).collect();
-    builder(MatchKind::LeftmostFirst)
-        .build_many(&patterns)
-        .map_err(|err| {
-            Problem::new(
-                IssueKind::InvalidRegex,
-                format!("the regex entries together do not compile: {err}"),
-            )
-            .hint("split very large patterns, or use exact and wildcard entries")
-        })
-}
-
-fn is_host_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
-}
-
-/// Finds an unescaped `.` outside a character class that sits between a host character (or
-/// the end of a group, class or repetition: `)`, `]`, `+`, `*`, `?`, `}`) and a host
-/// character: in `https://www.example.com` the dot matches any byte, so
-/// `https://wwwxexample.com` would be allowed, and `[a-z]+.example\.com` allows
-/// `https://axexample.com`.
-pub(crate) fn check_unescaped_dots(source: &str) -> Result<(), Problem> {
-    let chars: Vec<char> = source.chars().collect();
-    let mut escaped_at = vec![false; chars.len()];
-    let mut class_depth = 0usize;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' {
-            if i + 1 < chars.len() {
-                escaped_at[i + 1] = true;
-            }
-            i += 2;
-            continue;
-        }
-        if class_depth > 0 {
-            match c {
-                '[' => class_depth += 1,
-                ']' => class_depth -= 1,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        if c == '[' {
-            class_depth = 1;
-            // A `]` (or `^]`) right after the opening bracket is a literal.
-            let mut j = i + 1;
-            if chars.get(j) == Some(&'^') {
-                j += 1;
-            }
-            if chars.get(j) == Some(&']') {
-                j += 1;
-            }
-            i = j;
-            continue;
-        }
-        if c == '.' && i > 0 && i + 1 < chars.len() {
-            let before = chars[i - 1];
-            let after = chars[i + 1];
-            let before_ok = !escaped_at[i - 1] && ends_atom(before);
-            if before_ok && is_host_char(after) {
-                let fixed = escape_host_dots(source);
-                return Err(Problem::new(
-                    IssueKind::RegexUnescapedDot,
-                    format!(
-                        "the unescaped '.' at byte {} matches any character, not just a dot",
-                        source.char_indices().nth(i).map_or(i, |(b, _)| b)
-                    ),
-                )
-                .hint(format!("escape the dots between labels: regex:{fixed}")));
-            }
-        }
-        i += 1;
+/// Parses one entry's pattern: syntax (standalone, so that `a)|(b` cannot escape the anchors),
+/// the unescaped-dot lint, the ASCII form, and its compiled size.
+pub(crate) fn parse(source: &str) -> Result<ParsedRegex, Problem> {
+    if source.len() > MAX_PATTERN_LEN {
+        return Err(Problem::new(
+            IssueKind::InvalidRegex,
+            format!(
+                "the pattern is {} bytes long; corsgate takes at most {MAX_PATTERN_LEN}",
+                source.len()
+            ),
+        )
+        .hint("split it into several regex: entries, or list the origins as exact entries"));
     }
-    Ok(())
+    let ast = ParserBuilder::new()
+        .nest_limit(NEST_LIMIT)
+        .build()
+        .parse(source)
+        .map_err(|err| invalid(format!("the regex does not parse: {}", err.kind())))?;
+    regex_lint::check_unescaped_dots(source, &ast)?;
+    let unicode = regex_syntax::hir::translate::Translator::new()
+        .translate(source, &ast)
+        .map_err(|err| invalid(format!("the regex does not compile: {}", err.kind())))?;
+    let hir = Hir::concat(vec![
+        Hir::look(Look::Start),
+        ascii_only(&unicode),
+        Hir::look(Look::End),
+    ]);
+    compile(std::slice::from_ref(&hir), MAX_ENTRY_NFA_BYTES).ok_or_else(|| {
+        Problem::new(
+            IssueKind::InvalidRegex,
+            format!(
+                "the regex compiles to more than {} KiB (large counted repetitions such as \
+                 {{1000}} multiply its size)",
+                MAX_ENTRY_NFA_BYTES >> 10
+            ),
+        )
+        .hint("use smaller repetition counts, or split it into several regex: entries")
+    })?;
+    Ok(ParsedRegex { hir })
 }
 
-/// A character after which a `.` stands between two parts of a host.
-fn ends_atom(c: char) -> bool {
-    is_host_char(c) || matches!(c, ')' | ']' | '+' | '*' | '?' | '}')
-}
-
-fn escape_host_dots(source: &str) -> String {
-    let chars: Vec<char> = source.chars().collect();
-    let mut out = String::with_capacity(source.len() + 8);
-    let mut i = 0;
-    let mut escaped = false;
-    while i < chars.len() {
-        let c = chars[i];
-        if !escaped
-            && c == '.'
-            && i > 0
-            && i + 1 < chars.len()
-            && ends_atom(chars[i - 1])
-            && is_host_char(chars[i + 1])
-        {
-            out.push_str("\\.");
-        } else {
-            out.push(c);
+/// The ASCII form of a pattern: what it matches among ASCII strings, which is all a valid
+/// request Origin can be. Recursion is bounded by [`NEST_LIMIT`].
+pub(crate) fn ascii_only(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(lit) if lit.0.is_ascii() => Hir::literal(lit.0.clone()),
+        HirKind::Literal(_) => Hir::fail(),
+        HirKind::Class(class) => {
+            let mut bytes = match class {
+                Class::Unicode(u) => {
+                    let ranges = u.ranges().iter().filter_map(|r| {
+                        let start = u32::from(r.start());
+                        let end = u32::from(r.end()).min(0x7f);
+                        (start <= 0x7f).then(|| ClassBytesRange::new(start as u8, end as u8))
+                    });
+                    ClassBytes::new(ranges)
+                }
+                Class::Bytes(b) => b.clone(),
+            };
+            bytes.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
+            if bytes.ranges().is_empty() {
+                Hir::fail()
+            } else {
+                Hir::class(Class::Bytes(bytes))
+            }
         }
-        escaped = !escaped && c == '\\';
-        i += 1;
+        HirKind::Look(look) => Hir::look(match look {
+            Look::WordUnicode => Look::WordAscii,
+            Look::WordUnicodeNegate => Look::WordAsciiNegate,
+            Look::WordStartUnicode => Look::WordStartAscii,
+            Look::WordEndUnicode => Look::WordEndAscii,
+            Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+            Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+            other => *other,
+        }),
+        HirKind::Repetition(rep) => Hir::repetition(hir::Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(ascii_only(&rep.sub)),
+        }),
+        // Capture groups mean nothing to an allowlist: matching never reports them.
+        HirKind::Capture(cap) => ascii_only(&cap.sub),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(ascii_only).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(ascii_only).collect()),
     }
-    out
 }
 
-/// The serving matcher: all regex entries in one `meta::Regex`, with one search cache per
-/// thread (lock-free after a thread's first search; the regex's own cache pool would take a
-/// mutex under contention).
-pub(crate) struct RegexMatcher {
-    regex: Regex,
-    caches: ThreadLocal<CachePadded<RefCell<meta::Cache>>>,
+/// Compiles patterns (already anchored) into one NFA without capture states, within `limit`
+/// bytes; `None` past it.
+pub(crate) fn compile(hirs: &[Hir], limit: usize) -> Option<NFA> {
+    thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(Some(limit))
+                .shrink(false),
+        )
+        .build_many_from_hir(hirs)
+        .ok()
+}
+
+/// A dense DFA for anchored searches, within `limit` bytes (for the DFA and for its
+/// determinization); `None` past it. Not minimized, not accelerated: both cost build time,
+/// and the walks over these DFAs read one transition a byte.
+pub(crate) fn dense_dfa(nfa: &NFA, limit: usize, kind: MatchKind) -> Option<dense::DFA<Vec<u32>>> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(kind)
+                .start_kind(StartKind::Anchored)
+                .minimize(false)
+                .accelerate(false)
+                .dfa_size_limit(Some(limit))
+                .determinize_size_limit(Some(limit)),
+        )
+        .build_from_nfa(nfa)
+        .ok()
+}
+
+/// Why a set of entries does not compile.
+#[derive(Debug)]
+pub(crate) enum SetError {
+    /// This entry (its position in the set) needs a DFA over [`MAX_ENTRY_DFA_BYTES`].
+    Entry(usize, Problem),
+    /// The set as a whole is over [`MAX_SET_DFA_BYTES`] or [`MAX_GROUPS`].
+    Set(Problem),
+}
+
+/// One group's DFA and the entries its pattern IDs stand for.
+#[derive(Clone, Debug)]
+struct Group {
+    dfa: dense::DFA<Vec<u32>>,
+    /// The anchored start state (at the start of the text).
+    start: StateID,
     /// Pattern ID → entry index in the policy's origin list.
     entries: Vec<usize>,
 }
 
-impl RegexMatcher {
-    pub(crate) fn new(regex: Regex, entries: Vec<usize>) -> RegexMatcher {
-        RegexMatcher {
-            regex,
-            caches: ThreadLocal::new(),
+impl Group {
+    fn new(dfa: dense::DFA<Vec<u32>>, entries: Vec<usize>) -> Option<Group> {
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .ok()?;
+        Some(Group {
+            dfa,
+            start,
             entries,
-        }
+        })
     }
 
-    /// The entry index of a regex that matches the whole origin.
+    /// The entry of the highest-priority pattern that matches all of `origin`. A plain walk
+    /// over the transition table: every pattern ends in `$`, so a match can only be seen at
+    /// the end of the input, and a dead state ends the walk early.
+    #[inline]
+    fn find(&self, origin: &[u8]) -> Option<usize> {
+        let dfa = &self.dfa;
+        let mut state = self.start;
+        for &b in origin {
+            state = dfa.next_state(state, b);
+            if dfa.is_special_state(state) && dfa.is_dead_state(state) {
+                return None;
+            }
+        }
+        let end = dfa.next_eoi_state(state);
+        if !dfa.is_match_state(end) {
+            return None;
+        }
+        // Leftmost-first: the first pattern of a match state is the highest-priority one.
+        self.entries
+            .get(dfa.match_pattern(end, 0).as_usize())
+            .copied()
+    }
+}
+
+/// Every regex entry of a policy, compiled; cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledSet {
+    groups: Arc<[Group]>,
+}
+
+/// Compiles `hirs` (anchored ASCII forms), whose entry indices are `entries`, in groups of
+/// [`GROUP_SIZE`]. Every entry that fails alone is reported.
+pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet, Vec<SetError>> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut errors = Vec::new();
+    // Bytes of DFAs kept, and of attempts that went past their limit (each costs time in
+    // proportion to its limit, so they are bounded too).
+    let mut kept = 0usize;
+    let mut failed = 0usize;
+    let set_problem = || {
+        SetError::Set(
+            Problem::new(
+                IssueKind::InvalidRegex,
+                format!(
+                    "the regex entries together need more than {} MiB of automata, or more \
+                     than {MAX_GROUPS} of them, to match in bounded time",
+                    MAX_SET_DFA_BYTES >> 20
+                ),
+            )
+            .hint(
+                "use fewer or simpler regex: entries; exact and wildcard entries have no such \
+                 limit",
+            ),
+        )
+    };
+    for (n, (chunk, chunk_entries)) in hirs
+        .chunks(GROUP_SIZE)
+        .zip(entries.chunks(GROUP_SIZE))
+        .enumerate()
+    {
+        let dfa = compile(chunk, MAX_SET_NFA_BYTES)
+            .and_then(|nfa| dense_dfa(&nfa, MAX_GROUP_DFA_BYTES, MatchKind::LeftmostFirst));
+        if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, chunk_entries.to_vec())) {
+            kept += group.dfa.memory_usage();
+            groups.push(group);
+        } else {
+            failed += MAX_GROUP_DFA_BYTES;
+            // Too large together: one DFA per entry, and name those too large alone.
+            for (i, (hir, &entry)) in chunk.iter().zip(chunk_entries).enumerate() {
+                if failed > MAX_FAILED_DFA_BYTES {
+                    break;
+                }
+                let dfa = compile(std::slice::from_ref(hir), MAX_ENTRY_NFA_BYTES)
+                    .and_then(|nfa| dense_dfa(&nfa, MAX_ENTRY_DFA_BYTES, MatchKind::LeftmostFirst));
+                if let Some(group) = dfa.and_then(|dfa| Group::new(dfa, vec![entry])) {
+                    kept += group.dfa.memory_usage();
+                    groups.push(group);
+                    continue;
+                }
+                failed += MAX_ENTRY_DFA_BYTES;
+                errors.push(SetError::Entry(
+                    n * GROUP_SIZE + i,
+                    Problem::new(
+                        IssueKind::InvalidRegex,
+                        format!(
+                            "matching this regex in bounded time needs an automaton over {} \
+                             KiB: it has a repetition after which many positions stay open, \
+                             as in [a-z]*a[a-z]{{20}}",
+                            MAX_ENTRY_DFA_BYTES >> 10
+                        ),
+                    )
+                    .hint("anchor the repeated part to a literal, or use smaller counts"),
+                ));
+            }
+        }
+        if kept > MAX_SET_DFA_BYTES || failed > MAX_FAILED_DFA_BYTES || groups.len() > MAX_GROUPS {
+            errors.push(set_problem());
+            return Err(errors);
+        }
+    }
+    if errors.is_empty() {
+        Ok(CompiledSet {
+            groups: groups.into(),
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Largest NFA of one group (the per-entry cap times the group size, so never the limit).
+const MAX_SET_NFA_BYTES: usize = MAX_ENTRY_NFA_BYTES * GROUP_SIZE;
+
+/// The serving matcher: every regex entry's DFA group, shared.
+pub(crate) struct RegexMatcher {
+    set: CompiledSet,
+}
+
+impl RegexMatcher {
+    pub(crate) fn new(set: CompiledSet) -> RegexMatcher {
+        RegexMatcher { set }
+    }
+
+    /// The entry index of a regex that matches the whole origin (the first listed, when
+    /// several do). At most [`MAX_GROUPS`] scans of the Origin; no allocation, no lock.
     #[inline]
     pub(crate) fn find(&self, origin: &[u8]) -> Option<usize> {
-        let cache = self
-            .caches
-            .get_or(|| CachePadded(RefCell::new(self.regex.create_cache())));
-        let input = Input::new(origin).anchored(Anchored::Yes).earliest(true);
-        let found = match cache.0.try_borrow_mut() {
-            Ok(mut cache) => self.regex.search_half_with(&mut cache, &input)?,
-            // Cannot happen (a search does not call back into corsgate); a fresh cache rather
-            // than a panic if it ever did.
-            Err(_) => self
-                .regex
-                .search_half_with(&mut self.regex.create_cache(), &input)?,
-        };
-        self.entries.get(found.pattern().as_usize()).copied()
+        self.set.groups.iter().find_map(|group| group.find(origin))
+    }
+
+    /// Heap bytes of the DFAs (shared by every thread; no thread keeps anything of its own).
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.set.groups.iter().map(|g| g.dfa.memory_usage()).sum()
     }
 }
 
 impl std::fmt::Debug for RegexMatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegexMatcher")
-            .field("patterns", &self.entries.len())
+            .field("groups", &self.set.groups.len())
             .finish()
     }
-}
-
-/// What a regex entry was found to match among the probes.
-#[derive(Debug)]
-pub(crate) struct ProbeFinding {
-    /// Position of the regex among the probed sources.
-    pub regex: usize,
-    pub problem: Problem,
-}
-
-/// Probes regex entries for a policy with credentials (design 2.2).
-///
-/// `configured_exact` are the policy's exact origins; `configured_domains` the hosts of its
-/// exact and wildcard entries. Returns one finding per offending regex.
-pub(crate) fn probe(
-    sources: &[&str],
-    configured_exact: &[String],
-    configured_domains: &[String],
-) -> Vec<ProbeFinding> {
-    let patterns: Vec<String> = sources.iter().map(|s| anchored(s)).collect();
-    let Ok(all) = builder(MatchKind::All).build_many(&patterns) else {
-        // Syntax problems are reported by `check_syntax`.
-        return Vec::new();
-    };
-    let mut cache = all.create_cache();
-    let mut set = PatternSet::new(all.pattern_len());
-    let mut matching = |text: &str, set: &mut PatternSet| {
-        set.clear();
-        let input = Input::new(text).anchored(Anchored::Yes);
-        all.which_overlapping_matches_with(&mut cache, &input, set);
-    };
-
-    // Domains: configured, spelled in a regex, or the host of a string generated from one.
-    let mut domains: Vec<String> = configured_domains.to_vec();
-    let mut candidates: Vec<String> = configured_exact.to_vec();
-    for source in sources {
-        domains.extend(literal_domains(source));
-        for sample in samples(source, 64) {
-            if let Ok(RequestOrigin::Tuple(t)) = RequestOrigin::parse(sample.as_bytes()) {
-                if t.host_kind() == super::host::HostKind::Domain {
-                    domains.push(String::from_utf8_lossy(t.host()).into_owned());
-                }
-                candidates.push(sample);
-            }
-        }
-    }
-    let mut seen = AHashSet::new();
-    domains.retain(|d| !d.is_empty() && seen.insert(d.clone()));
-    for d in &domains {
-        for prefix in ["", "a.", "www."] {
-            candidates.push(format!("https://{prefix}{d}"));
-        }
-    }
-
-    let mut findings: Vec<Option<Problem>> = vec![None; sources.len()];
-    let flag =
-        |set: &PatternSet, findings: &mut Vec<Option<Problem>>, make: &dyn Fn() -> Problem| {
-            for id in set.iter() {
-                let slot = &mut findings[id.as_usize()];
-                if slot.is_none() {
-                    *slot = Some(make());
-                }
-            }
-        };
-
-    // Hosts no configured domain owns.
-    let random = random_label();
-    let mut unowned = vec![
-        format!("https://{random}.invalid"),
-        format!("http://{random}.invalid"),
-    ];
-    for d in &domains {
-        unowned.push(format!("https://{d}.evil.test"));
-        unowned.push(format!("https://{d}.evil"));
-        unowned.push(format!("https://www.{d}.evil.test"));
-        // A label glued in front of the registrable domain: `evilexample.com` is someone
-        // else's, while `evila.example.com` still belongs to example.com.
-        if let Some(registrable) = psl::domain_str(d) {
-            unowned.push(format!("https://evil{registrable}"));
-            unowned.push(format!("https://evil-{registrable}"));
-        }
-    }
-    for probe in &unowned {
-        matching(probe, &mut set);
-        flag(&set, &mut findings, &|| {
-            Problem::new(
-                IssueKind::RegexReflection,
-                format!(
-                    "with credentials, this regex also matches {probe:?}, an origin no configured \
-                     domain owns (reflection in disguise)"
-                ),
-            )
-            .hint(
-                "escape every dot, and end each host with its domain, e.g. \
-                 regex:https://([a-z0-9-]+\\.)*example\\.com(:[0-9]+)?",
-            )
-        });
-    }
-
-    // Insecure schemes among the matching origins, and the http:// variant of each.
-    let mut other = PatternSet::new(all.pattern_len());
-    for candidate in &candidates {
-        let Ok(RequestOrigin::Tuple(t)) = RequestOrigin::parse(candidate.as_bytes()) else {
-            continue;
-        };
-        if t.is_loopback() {
-            continue;
-        }
-        matching(candidate, &mut set);
-        if set.is_empty() {
-            continue;
-        }
-        if t.scheme() != b"https" {
-            flag(&set, &mut findings, &|| insecure(candidate));
-            continue;
-        }
-        let http = format!("http{}", &candidate["https".len()..]);
-        other.clear();
-        let input = Input::new(&http).anchored(Anchored::Yes);
-        all.which_overlapping_matches_with(&mut all.create_cache(), &input, &mut other);
-        let both: PatternSet = {
-            let mut both = PatternSet::new(all.pattern_len());
-            for id in set.iter().filter(|id| other.contains(*id)) {
-                both.insert(id);
-            }
-            both
-        };
-        flag(&both, &mut findings, &|| insecure(&http));
-    }
-
-    findings
-        .into_iter()
-        .enumerate()
-        .filter_map(|(regex, p)| p.map(|problem| ProbeFinding { regex, problem }))
-        .collect()
-}
-
-fn insecure(origin: &str) -> Problem {
-    Problem::new(
-        IssueKind::InsecureOriginWithCredentials,
-        format!(
-            "with credentials, this regex matches {origin:?}, which a network attacker can \
-             impersonate"
-        ),
-    )
-    .hint("match https:// only (loopback hosts excepted), or set dangerously_allow_insecure_origins = true")
-}
-
-fn random_label() -> String {
-    let state = ahash::RandomState::new();
-    let mut bits = state.hash_one(0x636f_7273u32);
-    let mut label = String::from("corsgate-probe-");
-    for _ in 0..12 {
-        label.push(char::from(b'a' + (bits % 26) as u8));
-        bits /= 26;
-        if bits == 0 {
-            bits = state.hash_one(label.len());
-        }
-    }
-    label
-}
-
-/// Domain names spelled literally in a regex: runs of host characters and (escaped) dots with
-/// at least one dot, e.g. `example.com` in `https://([a-z]+\.)?example\.com`.
-pub(crate) fn literal_domains(source: &str) -> Vec<String> {
-    let unescaped = source.replace("\\.", ".").to_ascii_lowercase();
-    let mut out = Vec::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut Vec<String>| {
-        let trimmed = run.trim_matches('.');
-        if trimmed.contains('.') && trimmed.split('.').all(|l| !l.is_empty()) {
-            let last = trimmed.rsplit('.').next().unwrap_or("");
-            if last.bytes().any(|b| b.is_ascii_alphabetic()) {
-                out.push(trimmed.to_owned());
-            }
-        }
-        run.clear();
-    };
-    let chars: Vec<char> = unescaped.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        // `\w`, `\d` and friends are classes, not letters.
-        let escaped_letter = i > 0 && chars[i - 1] == '\\';
-        if (c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') && !escaped_letter {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-/// Strings the regex matches, generated from its syntax tree: each class stands for a few
-/// representative characters, each repetition for its minimum and one more, each alternation
-/// for every branch; at most `limit` strings.
-pub(crate) fn samples(source: &str, limit: usize) -> Vec<String> {
-    let Ok(hir) = regex_syntax::Parser::new().parse(source) else {
-        return Vec::new();
-    };
-    generate(&hir, limit)
-}
-
-fn generate(hir: &Hir, limit: usize) -> Vec<String> {
-    match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => vec![String::new()],
-        HirKind::Literal(lit) => vec![String::from_utf8_lossy(&lit.0).into_owned()],
-        HirKind::Class(class) => class_representatives(class)
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        HirKind::Capture(cap) => generate(&cap.sub, limit),
-        HirKind::Repetition(rep) => {
-            let sub = generate(&rep.sub, limit);
-            let Some(first) = sub.first() else {
-                return vec![String::new()];
-            };
-            let min = rep.min.min(16) as usize;
-            let mut out = vec![first.repeat(min)];
-            if rep.max.is_none_or(|max| max as usize > min) {
-                for s in sub.iter().take(limit.saturating_sub(1)) {
-                    out.push(format!("{}{s}", first.repeat(min)));
-                }
-            }
-            out.truncate(limit);
-            out
-        }
-        HirKind::Concat(subs) => {
-            let mut acc = vec![String::new()];
-            for sub in subs {
-                let parts = generate(sub, limit);
-                let mut next = Vec::with_capacity(limit);
-                'outer: for prefix in &acc {
-                    for part in &parts {
-                        if next.len() >= limit {
-                            break 'outer;
-                        }
-                        next.push(format!("{prefix}{part}"));
-                    }
-                }
-                acc = next;
-            }
-            acc
-        }
-        HirKind::Alternation(subs) => {
-            let mut out = Vec::new();
-            for sub in subs {
-                for s in generate(sub, limit) {
-                    if out.len() >= limit {
-                        return out;
-                    }
-                    out.push(s);
-                }
-            }
-            out
-        }
-    }
-}
-
-fn class_representatives(class: &Class) -> Vec<char> {
-    let contains = |c: char| match class {
-        Class::Unicode(u) => u.ranges().iter().any(|r| r.start() <= c && c <= r.end()),
-        Class::Bytes(b) => b
-            .ranges()
-            .iter()
-            .any(|r| c.is_ascii() && r.start() <= c as u8 && c as u8 <= r.end()),
-    };
-    let mut out: Vec<char> = ['a', 'x', '0', '-', '.']
-        .into_iter()
-        .filter(|&c| contains(c))
-        .take(2)
-        .collect();
-    if out.is_empty() {
-        let first = match class {
-            Class::Unicode(u) => u.ranges().first().map(|r| r.start()),
-            Class::Bytes(b) => b.ranges().first().map(|r| char::from(r.start())),
-        };
-        out.extend(first);
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn matcher(sources: &[&str]) -> RegexMatcher {
+        let hirs: Vec<Hir> = sources.iter().map(|s| parse(s).unwrap().hir).collect();
+        let entries: Vec<usize> = (0..sources.len()).collect();
+        RegexMatcher::new(compile_set(&hirs, &entries).unwrap())
+    }
+
     #[test]
-    fn unescaped_dots() {
-        assert!(check_unescaped_dots(r"https://www.example.com").is_err());
-        assert!(check_unescaped_dots(r"https://(a|b).example\.com").is_err());
-        assert!(check_unescaped_dots(r"https://[a-z]+\.example\.com").is_ok());
-        assert!(check_unescaped_dots(r"https://.*\.example\.com").is_ok());
-        assert!(check_unescaped_dots(r"https://[a-z]+.example\.com").is_err());
-        assert!(check_unescaped_dots(r"https://.+").is_ok());
-        assert!(check_unescaped_dots(r"https://[a.b]x\.com").is_ok());
-        assert!(check_unescaped_dots(r"https://a\..b\.com").is_ok());
-        let hint = check_unescaped_dots("https://www.example.com")
-            .unwrap_err()
-            .hint
-            .unwrap();
-        assert_eq!(
-            hint,
-            r"escape the dots between labels: regex:https://www\.example\.com"
+    fn anchored_whole_origin_and_first_listed() {
+        let m = matcher(&[
+            r"https://(app|api)\.example\.com",
+            r"https://[a-z]+\.example\.com",
+        ]);
+        assert_eq!(m.find(b"https://app.example.com"), Some(0));
+        assert_eq!(m.find(b"https://www.example.com"), Some(1));
+        assert_eq!(m.find(b"https://app.example.com.evil.com"), None);
+        assert_eq!(m.find(b"xhttps://app.example.com"), None);
+        assert!(m.memory_usage() > 0);
+    }
+
+    #[test]
+    fn groups_keep_the_first_listed_entry() {
+        let sources: Vec<String> = (0..80)
+            .map(|i| format!(r"https://[a-z]+\.g{}\.example\.com", i % 40))
+            .collect();
+        let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+        let m = matcher(&refs);
+        assert_eq!(m.set.groups.len(), 3);
+        assert_eq!(m.find(b"https://a.g39.example.com"), Some(39));
+        assert_eq!(m.find(b"https://a.g3.example.com"), Some(3));
+        assert_eq!(m.find(b"https://a.g40.example.com"), None);
+    }
+
+    #[test]
+    fn exploding_entries_are_refused_by_name() {
+        let hirs: Vec<Hir> = [
+            r"https://a\.example\.com",
+            r"https://[a-z]*a[a-z]{20}\.example\.com",
+        ]
+        .iter()
+        .map(|s| parse(s).unwrap().hir)
+        .collect();
+        let errors = compile_set(&hirs, &[7, 9]).unwrap_err();
+        assert!(
+            matches!(&errors[..], [SetError::Entry(1, p)] if p.kind == IssueKind::InvalidRegex),
+            "{errors:?}"
         );
     }
 
     #[test]
-    fn literal_domains_are_found() {
-        assert_eq!(
-            literal_domains(r"https://([a-z]+\.)?example\.com(:\d+)?"),
-            vec!["example.com".to_owned()]
-        );
-        assert!(literal_domains(r"https://[a-z]+").is_empty());
+    fn patterns_cannot_escape_their_anchors() {
+        let err = parse(r"https://a\.com)|(.*").unwrap_err();
+        assert_eq!(err.kind, IssueKind::InvalidRegex);
     }
 
     #[test]
-    fn samples_match_their_regex() {
-        for source in [
-            r"https://([a-z]+\.)?example\.com",
-            r"https://(app|admin)\.example\.com(:[0-9]{2,4})?",
-            r"https://.*",
+    fn ascii_form_matches_what_the_unicode_form_matches_on_ascii() {
+        for (source, yes, no) in [
+            (
+                r"https://\w+\.example\.com",
+                "https://a_1.example.com",
+                "https://-.example.com",
+            ),
+            (
+                r"https://(?i)APP\.example\.com",
+                "https://app.example.com",
+                "https://ap.example.com",
+            ),
+            (
+                r"https://\bapp\b\.example\.com",
+                "https://app.example.com",
+                "https://xapp.example.com",
+            ),
+            (
+                r"https://bücher\.example|https://b\.example",
+                "https://b.example",
+                "https://bücher.example",
+            ),
+            (
+                r"https://\p{Greek}+|https://[^é]\.example",
+                "https://x.example",
+                "https://é.example",
+            ),
         ] {
-            let regex = Regex::new(&anchored(source)).unwrap();
-            let samples = samples(source, 64);
-            assert!(!samples.is_empty());
-            assert!(
-                samples.iter().any(|s| regex.is_match(s)),
-                "{source}: {samples:?}"
-            );
+            let m = matcher(&[source]);
+            assert_eq!(m.find(yes.as_bytes()), Some(0), "{source} {yes}");
+            assert_eq!(m.find(no.as_bytes()), None, "{source} {no}");
         }
     }
 
     #[test]
-    fn probes_find_reflection() {
-        let found = probe(
-            &[
-                r"https://.*",
-                r"https://([a-z0-9-]+\.)*example\.com",
-                r"https://.*example\.com",
-                r"https://example\.com.*",
-                r"https?://app\.example\.com",
-            ],
-            &[],
-            &[],
-        );
-        let flagged: Vec<(usize, IssueKind)> =
-            found.iter().map(|f| (f.regex, f.problem.kind)).collect();
-        assert_eq!(
-            flagged,
-            vec![
-                (0, IssueKind::RegexReflection),
-                (2, IssueKind::RegexReflection),
-                (3, IssueKind::RegexReflection),
-                (4, IssueKind::InsecureOriginWithCredentials),
-            ]
+    fn bounds() {
+        let long = format!("https://{}", "a".repeat(MAX_PATTERN_LEN));
+        assert_eq!(parse(&long).unwrap_err().kind, IssueKind::InvalidRegex);
+        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        assert_eq!(parse(&deep).unwrap_err().kind, IssueKind::InvalidRegex);
+        let big = parse(r"https://(a{1000}){1000}").unwrap_err();
+        assert!(
+            big.message.contains("compiles to more than"),
+            "{}",
+            big.message
         );
     }
 }

@@ -16,6 +16,9 @@ pub const MAX_REQUEST_HEADERS_BYTES: usize = 4096;
 pub const MAX_REQUEST_HEADERS_NAMES: usize = 64;
 /// At most this many empty elements (`,,`, leading or trailing commas, blank lines) are skipped.
 pub const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
+/// Longest `Access-Control-Request-Method`: a longer one fails the preflight, so that a
+/// policy allowing any method never echoes an unbounded token.
+pub const MAX_REQUEST_METHOD_LEN: usize = 64;
 
 /// Why a preflight's method, headers or private-network request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,10 +47,12 @@ pub enum PreflightDenial {
     AuthorizationNotCovered,
     /// `Access-Control-Request-Private-Network: true`, and `private_network` is off.
     PrivateNetworkNotEnabled,
+    /// The requested method is longer than 64 bytes.
+    RequestMethodTooLong,
 }
 
 impl PreflightDenial {
-    const ALL: [PreflightDenial; 11] = [
+    const ALL: [PreflightDenial; 12] = [
         PreflightDenial::MultipleRequestMethods,
         PreflightDenial::InvalidRequestMethod,
         PreflightDenial::ForbiddenMethod,
@@ -59,6 +64,7 @@ impl PreflightDenial {
         PreflightDenial::HeaderNotAllowed,
         PreflightDenial::AuthorizationNotCovered,
         PreflightDenial::PrivateNetworkNotEnabled,
+        PreflightDenial::RequestMethodTooLong,
     ];
 
     pub(crate) fn from_code(code: u8) -> Option<PreflightDenial> {
@@ -93,6 +99,7 @@ impl PreflightDenial {
             PreflightDenial::PrivateNetworkNotEnabled => {
                 "private network access was requested, and private_network is off"
             }
+            PreflightDenial::RequestMethodTooLong => "the requested method is longer than 64 bytes",
         }
     }
 }
@@ -259,6 +266,10 @@ impl PreflightRules {
 
     #[inline]
     fn check_method(&self, requested: &[u8]) -> Result<(), PreflightDenial> {
+        // Before anything reads the whole value.
+        if requested.len() > MAX_REQUEST_METHOD_LEN {
+            return Err(PreflightDenial::RequestMethodTooLong);
+        }
         if !method::is_token(requested) {
             return Err(PreflightDenial::InvalidRequestMethod);
         }
