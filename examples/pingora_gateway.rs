@@ -9,9 +9,9 @@
 //! ```
 //!
 //! The flags are `corsgate serve`'s where they mean the same here: `POLICY`, `--env`,
-//! `--listen`, `--upstream`, `--no-watch`, `--workers`, `--grace-period`, `--reload-timeout`,
-//! `--upstream-connect-timeout` and `--upstream-timeout`; `GET /healthz` answers as `serve`'s
-//! does. What differs, and why:
+//! `--listen`, `--upstream`, `--no-watch`, `--workers`, `--idle-timeout`, `--grace-period`,
+//! `--reload-timeout`, `--upstream-connect-timeout` and `--upstream-timeout`; `GET /healthz`
+//! answers as `serve`'s does. What differs, and why:
 //!
 //! - `--upstream` is required and is `http://host:port` only: Pingora is a proxy (no demo API),
 //!   and a path prefix would need `serve`'s path hygiene to be safe. The host is resolved once,
@@ -23,8 +23,9 @@
 //!   it and the body with `--io-timeout`).
 //! - `--grace-period`: after SIGTERM, Pingora stops accepting and waits the whole period before
 //!   it stops its runtimes (it does not end early when the last request finishes).
+//! - `--idle-timeout` is in whole seconds (rounded up).
 //! - Not here: `serve`'s client-side limits and hygiene (`--header-read-timeout`,
-//!   `--idle-timeout`, `--io-timeout`, `--max-connections`, `--trusted-proxy`, the
+//!   `--io-timeout`, `--max-connections`, `--trusted-proxy`, the
 //!   `X-Forwarded-*` rules), which are Pingora's business in a Pingora gateway, and the access
 //!   log (Pingora's `logging` filter is where a gateway writes one; this example writes none,
 //!   so it has no `--no-access-log`).
@@ -69,6 +70,9 @@ struct Args {
     /// Worker threads (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
+    /// A keep-alive connection may wait this long for its next request (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    idle_timeout: f64,
     /// After SIGTERM, how long to let in-flight requests finish.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace_period: u64,
@@ -88,6 +92,8 @@ struct Gateway {
     cors: CorsFilter,
     watcher: Arc<PolicyWatcher>,
     peer: HttpPeer,
+    /// Whole seconds (Pingora's unit); `None`: no limit.
+    idle_timeout: Option<u64>,
 }
 
 #[async_trait]
@@ -99,6 +105,11 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut CorsContext) -> Result<bool> {
+        // Pingora keeps an HTTP/1.1 connection open for as long as the client likes; bound
+        // the wait for the next request (never turning keep-alive on where it is off).
+        if let (Some(_), Some(idle)) = (session.get_keepalive(), self.idle_timeout) {
+            session.set_keepalive(Some(idle));
+        }
         if self.cors.request_filter(session, ctx).await? {
             return Ok(true); // a preflight, answered
         }
@@ -239,6 +250,10 @@ fn run(args: Args) -> Result<std::convert::Infallible, Failure> {
     // Idle pooled upstream connections, as `serve` keeps them.
     peer.options.idle_timeout = Some(Duration::from_secs(30));
 
+    let idle_timeout = seconds(args.idle_timeout)
+        .map_err(|e| Failure::Usage(format!("--idle-timeout: {e}")))?
+        .map(|d| d.as_secs_f64().ceil() as u64);
+
     let workers = args.workers.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
@@ -258,6 +273,7 @@ fn run(args: Args) -> Result<std::convert::Infallible, Failure> {
             cors: CorsFilter::new(cors),
             watcher,
             peer,
+            idle_timeout,
         },
     );
     proxy.add_tcp(&args.listen.to_string());
@@ -279,13 +295,19 @@ fn upstream_address(url: &str) -> std::result::Result<SocketAddr, String> {
     }
     let authority = uri.authority().ok_or("the URL has no host")?;
     if authority.as_str().contains('@') {
-        return Err("the URL has userinfo (user:password@); the gateway sends no credentials upstream".into());
+        return Err(
+            "the URL has userinfo (user:password@); the gateway sends no credentials upstream"
+                .into(),
+        );
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err("give scheme, host and port only (no path prefix, no query)".into());
     }
     let port = authority.port_u16().unwrap_or(80);
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?

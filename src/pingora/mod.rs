@@ -153,14 +153,19 @@ impl CorsFilter {
     /// decision's headers kept in `ctx` for [`response_filter`](CorsFilter::response_filter).
     ///
     /// An error is an error writing the answer to the client, for `request_filter` to return.
-    pub async fn request_filter(&self, session: &mut Session, ctx: &mut CorsContext) -> Result<bool> {
+    pub async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut CorsContext,
+    ) -> Result<bool> {
         // The decision borrows the request and this thread's policy snapshot: it ends in this
         // block, before anything is awaited, and only owned values leave it.
         let (answer, headers) = {
             let request = session.req_header();
-            let decision = self
-                .cors
-                .decide(&CorsRequest::from_headers(&request.method, &request.headers));
+            let decision = self.cors.decide(&CorsRequest::from_headers(
+                &request.method,
+                &request.headers,
+            ));
             (decision.status(), decision.to_response_headers())
         };
         let Some(status) = answer else {
@@ -175,7 +180,9 @@ impl CorsFilter {
             response.insert_header(http::header::CONTENT_LENGTH, "0")?;
         }
         ctx.headers = Some(headers);
-        session.write_response_header(Box::new(response), true).await?;
+        session
+            .write_response_header(Box::new(response), true)
+            .await?;
         Ok(true)
     }
 
@@ -268,7 +275,10 @@ impl CorsFilter {
     fn decide_late(&self, session: &Session) -> ResponseHeaders {
         let request = session.req_header();
         self.cors
-            .decide(&CorsRequest::from_headers(&request.method, &request.headers))
+            .decide(&CorsRequest::from_headers(
+                &request.method,
+                &request.headers,
+            ))
             .to_response_headers()
     }
 }
@@ -317,10 +327,19 @@ mod tests {
             error_status(&e)
         };
         assert_eq!(status(ErrorType::HTTPStatus(401), ErrorSource::Unset), 401);
-        assert_eq!(status(ErrorType::ConnectRefused, ErrorSource::Upstream), 502);
+        assert_eq!(
+            status(ErrorType::ConnectRefused, ErrorSource::Upstream),
+            502
+        );
         assert_eq!(status(ErrorType::ReadTimedout, ErrorSource::Upstream), 502);
-        assert_eq!(status(ErrorType::InvalidHTTPHeader, ErrorSource::Downstream), 400);
-        assert_eq!(status(ErrorType::ConnectionClosed, ErrorSource::Downstream), 0);
+        assert_eq!(
+            status(ErrorType::InvalidHTTPHeader, ErrorSource::Downstream),
+            400
+        );
+        assert_eq!(
+            status(ErrorType::ConnectionClosed, ErrorSource::Downstream),
+            0
+        );
         assert_eq!(status(ErrorType::InternalError, ErrorSource::Internal), 500);
     }
 

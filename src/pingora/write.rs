@@ -105,40 +105,75 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// The upstream's header lines, applied here and by `ResponseHeaders::apply` on a plain
+    /// `HeaderMap`: the same values under every name (the crate's rules, not a copy of them).
+    fn agrees_with_the_library(upstream: &[(&'static str, &'static str)], origin: &str) -> String {
+        let headers = headers(origin);
+        let mut response = ResponseHeader::build(200, None).unwrap();
+        let mut plain = HeaderMap::new();
+        for (name, value) in upstream {
+            response.append_header(*name, *value).unwrap();
+            plain.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        apply(&headers, &mut response).unwrap();
+        headers.apply(&mut plain);
+        assert_eq!(response.headers.len(), plain.len(), "{}", wire(&response));
+        for name in plain.keys() {
+            assert_eq!(
+                response.headers.get_all(name).iter().collect::<Vec<_>>(),
+                plain.get_all(name).iter().collect::<Vec<_>>(),
+                "{name}"
+            );
+        }
+        wire(&response)
+    }
+
     #[test]
     fn replaces_access_control_merges_vary_keeps_the_rest() {
-        let mut response = ResponseHeader::build(200, None).unwrap();
-        response.append_header("X-Upstream-Case", "kept").unwrap();
-        response
-            .append_header("access-control-allow-origin", "*")
-            .unwrap();
-        response
-            .append_header("Access-Control-Allow-Methods", "GET")
-            .unwrap();
-        response.append_header("vary", "Accept-Encoding").unwrap();
-        response.append_header("Vary", "Cookie").unwrap();
-        apply(&headers("https://app.example"), &mut response).unwrap();
-        assert_eq!(
-            wire(&response),
-            "X-Upstream-Case: kept\r\n\
-             Access-Control-Allow-Origin: https://app.example\r\n\
-             Access-Control-Allow-Credentials: true\r\n\
-             Access-Control-Expose-Headers: x-request-id\r\n\
-             Vary: Accept-Encoding\r\n\
-             Vary: Cookie\r\n\
-             Vary: Origin\r\n"
+        let wire = agrees_with_the_library(
+            &[
+                ("X-Upstream-Case", "kept"),
+                ("access-control-allow-origin", "*"),
+                ("Access-Control-Allow-Methods", "GET"),
+                ("vary", "Accept-Encoding"),
+                ("Vary", "Cookie"),
+            ],
+            "https://app.example",
         );
+        // The upstream's other lines keep their case; corsgate's are written in title case.
+        assert!(wire.starts_with("X-Upstream-Case: kept\r\n"), "{wire}");
+        for line in [
+            "Access-Control-Allow-Origin: https://app.example\r\n",
+            "Access-Control-Allow-Credentials: true\r\n",
+            "Access-Control-Expose-Headers: x-request-id\r\n",
+        ] {
+            assert!(wire.contains(line), "{wire}");
+        }
+        assert!(!wire.contains("Allow-Methods"), "{wire}");
+        assert!(!wire.contains(": *"), "{wire}");
     }
 
     #[test]
     fn denied_origin_gets_only_vary_and_loses_upstream_cors() {
-        let mut response = ResponseHeader::build(200, None).unwrap();
-        response
-            .append_header("Access-Control-Allow-Origin", "https://evil.example")
-            .unwrap();
-        response.append_header("Vary", "origin").unwrap();
-        apply(&headers("https://evil.example"), &mut response).unwrap();
-        assert_eq!(wire(&response), "Vary: origin\r\n");
+        let wire = agrees_with_the_library(
+            &[
+                ("Access-Control-Allow-Origin", "https://evil.example"),
+                ("Vary", "origin"),
+            ],
+            "https://evil.example",
+        );
+        assert_eq!(wire, "Vary: origin\r\n");
+    }
+
+    #[test]
+    fn vary_star_and_no_vary() {
+        agrees_with_the_library(&[("Vary", "*")], "https://app.example");
+        let wire =
+            agrees_with_the_library(&[("Content-Type", "text/plain")], "https://app.example");
+        assert!(wire.ends_with("Vary: Origin\r\n"), "{wire}");
     }
 
     #[test]
