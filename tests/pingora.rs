@@ -184,6 +184,19 @@ impl Gateway {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (up to 10 s) until standard error has shown `needle`.
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -641,6 +654,7 @@ async fn healthz_reload_by_file_and_sighup() {
     // SIGHUP right away: the handler is installed before the server runs.
     let gw = Gateway::start(&policy, up.address, &["--no-watch"]);
     gw.signal("HUP");
+    gw.wait_for_log("policy file re-read: unchanged").await;
     let answer = get(gw.address, "/healthz", &[("Origin", ALLOWED)]).await;
     assert_eq!(answer.status, 200, "{}", gw.log());
     assert!(answer.body.contains("\"status\":\"ok\""), "{}", answer.body);
