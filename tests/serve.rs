@@ -614,3 +614,46 @@ async fn no_request_fails_during_200_rewrites() {
     assert!(generation >= 5, "reloads happened: generation {generation}");
     eprintln!("{total} requests, 0 failed; {a} preflights answered by A, {b} by B; final generation {generation}");
 }
+
+/// The tokio worker threads of a running process, by their default name.
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count()
+}
+
+/// `--workers N` sizes the runtime that serves requests; `--no-access-log` drops the line per
+/// request and nothing else (reload lines stay).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_no_access_log() {
+    for (flags, workers, access_lines) in [
+        (&["--workers", "1", "--no-access-log"][..], 1, 0),
+        (&["--workers", "3"][..], 3, 1),
+    ] {
+        let gw = Gateway::start(Path::new("examples/policy.toml"), flags);
+        let (status, headers, _) = send(
+            &gw.url("/api/users"),
+            Method::GET,
+            &[("origin", "https://myapp.example")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(acao(&headers).as_deref(), Some("https://myapp.example"));
+        assert_eq!(worker_threads(gw.child.id()), workers, "{flags:?}");
+        gw.signal("HUP");
+        gw.wait_for_log("policy file re-read").await;
+        assert_eq!(
+            gw.requests("GET", "/api/users"),
+            access_lines,
+            "{flags:?}:\n{}",
+            gw.log()
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["serve", "examples/policy.toml", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--workers 0 is refused");
+}
