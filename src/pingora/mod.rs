@@ -107,6 +107,15 @@ use crate::request::CorsRequest;
 
 pub use hangup::reload_on_hangup;
 
+/// Writes a decision's headers ([`Decision::to_response_headers`](crate::Decision::to_response_headers))
+/// into a Pingora response with the crate's rules — corsgate's `Access-Control-*` headers
+/// replace any the response has, `Vary` is merged — keeping every other header's bytes, order
+/// and name case. What the filters use; for a `ProxyHttp` that keeps `ResponseHeaders` itself.
+/// Allocates nothing of its own (Pingora's maps may grow to hold the new lines).
+pub fn apply_headers(headers: &ResponseHeaders, response: &mut ResponseHeader) -> Result<()> {
+    write::apply(headers, response)
+}
+
 /// What the three filters share: the [`Cors`] handle. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct CorsFilter {
@@ -173,7 +182,7 @@ impl CorsFilter {
             return Ok(false);
         };
         let mut response = ResponseHeader::build(status, Some(8))?;
-        write::apply(&headers, &mut response)?;
+        apply_headers(&headers, &mut response)?;
         // RFC 9110 §8.6: a 204 has no Content-Length; a 200 or 403 says its body is empty, so
         // that an HTTP/1.1 connection stays usable.
         if status != http::StatusCode::NO_CONTENT {
@@ -219,8 +228,8 @@ impl CorsFilter {
         response: &mut ResponseHeader,
     ) -> Result<()> {
         match &ctx.headers {
-            Some(headers) => write::apply(headers, response),
-            None => write::apply(&self.decide_late(session), response),
+            Some(headers) => apply_headers(headers, response),
+            None => apply_headers(&self.decide_late(session), response),
         }
     }
 
