@@ -14,9 +14,9 @@ mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,6 +29,7 @@ use hyper_util::rt::TokioExecutor;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use support::gateway::Gateway;
 use support::raw_http::{
     exchange, read_until_close, response, RawUpstream, Recorded, Reply, READ_LIMIT,
 };
@@ -106,138 +107,38 @@ fn newest_source(path: &Path) -> std::time::SystemTime {
         .unwrap_or(std::time::UNIX_EPOCH)
 }
 
-/// A running `pingora_gateway`, killed when dropped.
-struct Gateway {
-    child: Child,
-    address: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Gateway {
-    /// Starts the example on a free loopback port in front of `upstream` and waits (10 s at
-    /// most) until it answers `/healthz`.
-    fn start(policy: &Path, upstream: SocketAddr, extra: &[&str]) -> Gateway {
-        let binary = example_binary();
-        // Pingora binds the port itself: pick a free one, and try again in the unlikely case
-        // that another process takes it in between.
-        for _ in 0..3 {
-            let address = free_port();
-            let mut child = Command::new(&binary)
-                .arg(policy)
-                .args(["--listen", &address.to_string()])
-                .args(["--upstream", &format!("http://{upstream}")])
-                .args(["--workers", "2"])
-                .args(extra)
-                .env_remove("CORSGATE_ENV")
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the example runs");
-            let log = Arc::new(Mutex::new(String::new()));
-            let sink = log.clone();
-            let stderr = child.stderr.take().unwrap();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    let mut log = sink.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-            let mut gateway = Gateway {
-                child,
-                address,
-                log,
-            };
-            if gateway.wait_until_ready() {
-                return gateway;
-            }
-        }
-        panic!("the gateway did not start three times");
-    }
-
-    /// `true` once `/healthz` answers; `false` if the process exited (its port was taken).
-    fn wait_until_ready(&mut self) -> bool {
+/// Starts the example on a free loopback port in front of `upstream` and waits (10 s at most)
+/// until it accepts connections. Pingora binds the port itself, after printing its address:
+/// pick a free one, and try again in the unlikely case that another process takes it first.
+fn start(policy: &Path, upstream: SocketAddr, extra: &[&str]) -> Gateway {
+    let binary = example_binary();
+    for _ in 0..3 {
+        let mut command = Command::new(&binary);
+        command
+            .arg(policy)
+            .args(["--listen", &free_port().to_string()])
+            .args(["--upstream", &format!("http://{upstream}")])
+            .args(["--workers", "2"])
+            .args(extra);
+        let mut gateway = Gateway::spawn(command);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                eprintln!("gateway exited with {status}:\n{}", self.log());
-                return false;
+            if let Ok(Some(status)) = gateway.child.try_wait() {
+                eprintln!("gateway exited with {status}:\n{}", gateway.log());
+                break;
             }
-            if std::net::TcpStream::connect(self.address).is_ok() {
-                return true;
+            if std::net::TcpStream::connect(gateway.address).is_ok() {
+                return gateway;
             }
             assert!(
                 Instant::now() < deadline,
                 "the gateway does not answer:\n{}",
-                self.log()
+                gateway.log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits (up to 10 s) until standard error has shown `needle`.
-    async fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in the log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    async fn generation(&self) -> u64 {
-        let answer = get(self.address, "/healthz", &[]).await;
-        assert_eq!(answer.status, 200, "{}", self.log());
-        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-        body["generation"].as_u64().unwrap()
-    }
-
-    async fn wait_for_generation(&self, at_least: u64) -> u64 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let g = self.generation().await;
-            if g >= at_least {
-                return g;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "generation stuck at {g}, wanted {at_least}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    panic!("the gateway did not start three times");
 }
 
 fn free_port() -> SocketAddr {
@@ -378,7 +279,7 @@ const DENIED: &str = "https://evil.example";
 async fn actual_requests_allowed_denied_and_without_origin() {
     let policy = policy_file(POLICY);
     let up = upstream_with(&[("x-request-id", "42")]).await;
-    let gw = Gateway::start(&policy, up.address, &[]);
+    let gw = start(&policy, up.address, &[]);
     for (origin, allowed) in [
         (Some(ALLOWED), true),
         (Some(ALLOWED_WILDCARD), true),
@@ -426,7 +327,7 @@ async fn actual_requests_allowed_denied_and_without_origin() {
 async fn preflights_are_answered_and_never_reach_the_upstream() {
     let policy = policy_file(POLICY);
     let up = upstream_with(&[]).await;
-    let gw = Gateway::start(&policy, up.address, &[]);
+    let gw = start(&policy, up.address, &[]);
     let cases: [(&[(&str, &str)], u16); 6] = [
         (
             &[
@@ -508,7 +409,7 @@ async fn preflight_status_200_keeps_the_connection_and_passthrough_forwards_deni
         "{POLICY}preflight_status = 200\npreflight_passthrough = true\n"
     ));
     let up = upstream_with(&[("access-control-allow-origin", "https://evil.example")]).await;
-    let gw = Gateway::start(&policy, up.address, &[]);
+    let gw = start(&policy, up.address, &[]);
     // Two preflights, one after the other, on one keep-alive connection: the 200 says its
     // body is empty, so the connection stays usable.
     let one = "OPTIONS /a HTTP/1.1\r\nHost: gateway.test\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\n\r\n";
@@ -562,7 +463,7 @@ async fn upstream_cors_headers_are_replaced_and_vary_merged() {
         ("X-Upstream-Case", "kept"),
     ])
     .await;
-    let gw = Gateway::start(&policy, up.address, &[]);
+    let gw = start(&policy, up.address, &[]);
     let upstream_vary = ["Accept-Encoding", "Cookie"];
     for origin in [ALLOWED, DENIED] {
         let headers = [("Origin", origin)];
@@ -596,7 +497,7 @@ async fn upstream_cors_headers_are_replaced_and_vary_merged() {
             Reply::Send(response("200 OK", &[("Vary", line)], "hello"))
         })
         .await;
-        let gw = Gateway::start(&policy, up.address, &[]);
+        let gw = start(&policy, up.address, &[]);
         let answer = get(gw.address, "/", &[("Origin", ALLOWED)]).await;
         assert_eq!(answer.all("vary"), [want]);
         assert_eq!(answer.one("access-control-allow-origin"), Some(ALLOWED));
@@ -607,7 +508,7 @@ async fn upstream_cors_headers_are_replaced_and_vary_merged() {
 async fn pingoras_own_errors_carry_cors_headers() {
     let policy = policy_file(POLICY);
     // Upstream down: nothing listens on the port.
-    let gw = Gateway::start(&policy, free_port(), &["--upstream-connect-timeout", "1"]);
+    let gw = start(&policy, free_port(), &["--upstream-connect-timeout", "1"]);
     for origin in [Some(ALLOWED), Some(DENIED), None] {
         let headers: Vec<(&str, &str)> = origin.iter().map(|o| ("Origin", *o)).collect();
         let answer = get(gw.address, "/api/items", &headers).await;
@@ -634,7 +535,7 @@ async fn pingoras_own_errors_carry_cors_headers() {
 
     // An upstream that never answers, past --upstream-timeout.
     let up = RawUpstream::start(|_| Reply::Hang).await;
-    let gw = Gateway::start(&policy, up.address, &["--upstream-timeout", "0.5"]);
+    let gw = start(&policy, up.address, &["--upstream-timeout", "0.5"]);
     let started = Instant::now();
     let answer = get(gw.address, "/slow", &[("Origin", ALLOWED_WILDCARD)]).await;
     assert_eq!(answer.status, 502, "{answer:?}");
@@ -652,7 +553,7 @@ async fn healthz_reload_by_file_and_sighup() {
     let policy = policy_file(POLICY);
     let up = upstream_with(&[]).await;
     // SIGHUP right away: the handler is installed before the server runs.
-    let gw = Gateway::start(&policy, up.address, &["--no-watch"]);
+    let gw = start(&policy, up.address, &["--no-watch"]);
     gw.signal("HUP");
     gw.wait_for_log("policy file re-read: unchanged").await;
     let answer = get(gw.address, "/healthz", &[("Origin", ALLOWED)]).await;
@@ -683,7 +584,7 @@ async fn healthz_reload_by_file_and_sighup() {
 
     // With the watcher: an atomic rename is picked up without a signal; a broken file keeps
     // the last good policy serving and says so on /healthz.
-    let gw = Gateway::start(&policy, up.address, &[]);
+    let gw = start(&policy, up.address, &[]);
     let tmp = policy.with_extension("tmp");
     std::fs::write(&tmp, POLICY).unwrap();
     std::fs::rename(&tmp, &policy).unwrap();
@@ -777,7 +678,7 @@ async fn no_request_fails_while_the_policy_reloads() {
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, POLICY_A).unwrap();
     let up = upstream_with(&[]).await;
-    let gw = Arc::new(Gateway::start(&policy, up.address, &[]));
+    let gw = Arc::new(start(&policy, up.address, &[]));
     let done = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|c| {
