@@ -15,24 +15,19 @@ mod support;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use corsgate::file::load_policy;
 use corsgate::{Cors, CorsRequest};
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-
+use http::{HeaderMap, HeaderValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::gateway::Gateway;
 use support::raw_http::{
     exchange, read_until_close, response, RawUpstream, Recorded, Reply, READ_LIMIT,
 };
+use support::rewrites::{requests_during_rewrites, POLICY_A};
 
 const POLICY: &str = r#"origins = ["https://app.example", "https://*.tenant.example"]
 methods = ["GET", "POST", "PUT", "DELETE"]
@@ -665,119 +660,28 @@ fn bad_flags_and_policies_are_refused() {
     assert!(err.contains("origin_has_path"), "{err}");
 }
 
-const POLICY_A: &str = "origins = [\"https://a.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"PUT\"]\nmax_age = 10\n";
-const POLICY_B: &str = "origins = [\"https://b.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"DELETE\"]\nmax_age = 20\n";
-
 /// Requests flow continuously (4 keep-alive clients, actual requests and preflights) while the
-/// policy file is rewritten 100 times by atomic renames, alternating two policies. Every
-/// response must come whole from one policy or the other; not one request may fail. Bounded:
-/// 100 rewrites, then the clients stop.
+/// policy file is rewritten 100 times by atomic renames, alternating two policies: every
+/// response comes whole from one policy or the other, and not one request fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_fails_while_the_policy_reloads() {
     let dir = scratch();
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, POLICY_A).unwrap();
     let up = upstream_with(&[]).await;
-    let gw = Arc::new(start(&policy, up.address, &[]));
-    let done = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..4)
-        .map(|c| {
-            let (url, done) = (gw.url("/api/items"), done.clone());
-            tokio::spawn(async move {
-                let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-                let (mut ok, mut seen_a, mut seen_b) = (0usize, 0usize, 0usize);
-                let mut i = c;
-                while !done.load(Ordering::Relaxed) {
-                    i += 1;
-                    let preflight = i % 2 == 0;
-                    let origin = match i % 4 {
-                        1 => "https://a.example",
-                        3 => "https://b.example",
-                        _ => "https://shared.example",
-                    };
-                    let request = if preflight {
-                        Request::options(&url)
-                            .header("origin", origin)
-                            .header("access-control-request-method", "GET")
-                    } else {
-                        Request::get(&url).header("origin", origin)
-                    };
-                    let response = client
-                        .request(request.body(Empty::new()).unwrap())
-                        .await
-                        .unwrap_or_else(|e| panic!("request {i} failed: {e}"));
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let _ = response.into_body().collect().await.expect("body");
-                    let acao = headers
-                        .get("access-control-allow-origin")
-                        .map(|v| v.to_str().unwrap().to_owned());
-                    assert_eq!(
-                        headers
-                            .get("vary")
-                            .map(|v| v.to_str().unwrap().contains("Origin")),
-                        Some(true),
-                        "request {i}: {headers:?}"
-                    );
-                    if preflight && origin == "https://shared.example" {
-                        assert_eq!(status, StatusCode::NO_CONTENT, "request {i}");
-                        let pair = (
-                            headers
-                                .get("access-control-allow-methods")
-                                .map(|v| v.to_str().unwrap()),
-                            headers
-                                .get("access-control-max-age")
-                                .map(|v| v.to_str().unwrap()),
-                        );
-                        match pair {
-                            (Some("GET,PUT"), Some("10")) => seen_a += 1,
-                            (Some("GET,DELETE"), Some("20")) => seen_b += 1,
-                            other => panic!("a response from neither policy: {other:?}"),
-                        }
-                    } else if preflight {
-                        // a.example or b.example: allowed by one policy, refused by the other.
-                        match (status.as_u16(), acao.as_deref()) {
-                            (204, Some(o)) if o == origin => {}
-                            (403, None) => {}
-                            other => panic!("request {i}: {other:?}"),
-                        }
-                    } else {
-                        assert_eq!(status, StatusCode::OK, "request {i}");
-                        assert!(
-                            acao.is_none() || acao.as_deref() == Some(origin),
-                            "request {i}: {acao:?}"
-                        );
-                    }
-                    ok += 1;
-                }
-                (ok, seen_a, seen_b)
-            })
-        })
-        .collect();
-    for burst in 0..10 {
-        for k in 0..10 {
-            let n = burst * 10 + k;
-            let b = if k == 9 { burst % 2 == 0 } else { n % 2 == 0 };
-            let tmp = dir.join(format!("policy.toml.{n}"));
-            std::fs::write(&tmp, if b { POLICY_B } else { POLICY_A }).unwrap();
-            std::fs::rename(&tmp, &policy).unwrap();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    done.store(true, Ordering::Relaxed);
-    let (mut total, mut a, mut b) = (0, 0, 0);
-    for c in clients {
-        let (ok, sa, sb) = c.await.expect("no client failed");
-        total += ok;
-        a += sa;
-        b += sb;
-    }
+    let gw = start(&policy, up.address, &[]);
+    let seen = requests_during_rewrites(gw.url("/api/items"), &dir, &policy, 10, 10).await;
     let generation = gw.generation().await;
-    assert!(total > 100, "only {total} requests");
-    assert!(a > 0 && b > 0, "both policies served: {a} A, {b} B");
+    assert!(seen.total > 100, "only {} requests", seen.total);
+    assert!(
+        seen.by_a > 0 && seen.by_b > 0,
+        "both policies served: {} A, {} B",
+        seen.by_a,
+        seen.by_b
+    );
     assert!(generation >= 5, "reloads happened: generation {generation}");
     eprintln!(
-        "{total} requests, 0 failed; {a} preflights answered by A, {b} by B; generation {generation}"
+        "{} requests, 0 failed; {} preflights answered by A, {} by B; generation {generation}",
+        seen.total, seen.by_a, seen.by_b
     );
 }

@@ -6,3 +6,4 @@
 pub mod gateway;
 pub mod http_client;
 pub mod raw_http;
+pub mod rewrites;
