@@ -101,6 +101,8 @@
 //! - `watch` (default): reload a policy when its file changes.
 //! - `cli` (default): the `corsgate` command line. Library users who want the engine only:
 //!   `default-features = false`.
+//! - `pingora`: [`pingora`], CORS for a Pingora `ProxyHttp` (pingora-proxy without a TLS
+//!   backend), with hot reload and SIGHUP.
 //! - `internal-reference`: the plain reference implementation, for tests, benches and fuzzing.
 
 #![deny(unsafe_code)]
@@ -120,6 +122,8 @@ pub mod headers;
 pub mod layer;
 mod method;
 pub mod origin;
+#[cfg(feature = "pingora")]
+pub mod pingora;
 mod policy;
 pub mod preflight;
 mod public_suffix;

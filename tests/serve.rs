@@ -37,6 +37,7 @@ fn scratch() -> PathBuf {
 
 use support::gateway::Gateway;
 use support::http_client::send;
+use support::rewrites::{requests_during_rewrites, POLICY_A};
 
 fn acao(headers: &http::HeaderMap) -> Option<String> {
     headers
@@ -492,9 +493,6 @@ async fn shuts_down_gracefully() {
     gw.wait_for_log("all connections closed").await;
 }
 
-const POLICY_A: &str = "origins = [\"https://a.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"PUT\"]\nmax_age = 10\n";
-const POLICY_B: &str = "origins = [\"https://b.example\", \"https://shared.example\"]\nmethods = [\"GET\", \"DELETE\"]\nmax_age = 20\n";
-
 /// Requests flow continuously while the policy file is rewritten 200 times (atomic renames,
 /// alternating two policies). Bounded: 200 rewrites, 4 clients, stops by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,85 +500,11 @@ async fn no_request_fails_during_200_rewrites() {
     let dir = scratch();
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, POLICY_A).unwrap();
-    let gw = Arc::new(Gateway::start(&policy, &[]));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..4)
-        .map(|c| {
-            let (gw, done) = (gw.clone(), done.clone());
-            tokio::spawn(async move {
-                let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-                let (mut ok, mut seen_a, mut seen_b) = (0usize, 0usize, 0usize);
-                let mut i = c;
-                while !done.load(Ordering::Relaxed) {
-                    i += 1;
-                    let preflight = i % 2 == 0;
-                    let request = if preflight {
-                        Request::options(gw.url("/api/users"))
-                            .header("origin", "https://shared.example")
-                            .header("access-control-request-method", "GET")
-                    } else {
-                        Request::get(gw.url("/api/users")).header(
-                            "origin",
-                            if i % 4 == 1 {
-                                "https://a.example"
-                            } else {
-                                "https://b.example"
-                            },
-                        )
-                    };
-                    let response = client
-                        .request(request.body(Empty::new()).unwrap())
-                        .await
-                        .unwrap_or_else(|e| panic!("request {i} failed: {e}"));
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let _ = response.into_body().collect().await.expect("body");
-                    if preflight {
-                        assert_eq!(status, StatusCode::NO_CONTENT);
-                        let pair = (
-                            headers
-                                .get("access-control-allow-methods")
-                                .map(|v| v.to_str().unwrap().to_owned()),
-                            headers
-                                .get("access-control-max-age")
-                                .map(|v| v.to_str().unwrap().to_owned()),
-                        );
-                        match (pair.0.as_deref(), pair.1.as_deref()) {
-                            (Some("GET,PUT"), Some("10")) => seen_a += 1,
-                            (Some("GET,DELETE"), Some("20")) => seen_b += 1,
-                            other => panic!("a response from neither policy: {other:?}"),
-                        }
-                    } else {
-                        assert_eq!(status, StatusCode::OK);
-                    }
-                    ok += 1;
-                }
-                (ok, seen_a, seen_b)
-            })
-        })
-        .collect();
+    let gw = Gateway::start(&policy, &[]);
     // 10 bursts of 20 rewrites; each burst ends on the other policy and is followed by a pause
     // long enough for the watcher to settle, so both policies serve in turn.
-    for burst in 0..10 {
-        for k in 0..20 {
-            let n = burst * 20 + k;
-            let last_is_b = burst % 2 == 0;
-            let b = if k == 19 { last_is_b } else { n % 2 == 0 };
-            let tmp = dir.join(format!("policy.toml.{n}"));
-            std::fs::write(&tmp, if b { POLICY_B } else { POLICY_A }).unwrap();
-            std::fs::rename(&tmp, &policy).unwrap();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    done.store(true, Ordering::Relaxed);
-    let (mut total, mut a, mut b) = (0, 0, 0);
-    for c in clients {
-        let (ok, sa, sb) = c.await.expect("no client failed");
-        total += ok;
-        a += sa;
-        b += sb;
-    }
+    let seen = requests_during_rewrites(gw.url("/api/users"), &dir, &policy, 10, 20).await;
+    let (total, a, b) = (seen.total, seen.by_a, seen.by_b);
     // The file ends as policy A: it serves once the watcher settles (on a loaded machine that
     // can take longer than the pauses above).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -613,4 +537,47 @@ async fn no_request_fails_during_200_rewrites() {
     // fewer bursts are told apart when it is loaded, but several always are.
     assert!(generation >= 5, "reloads happened: generation {generation}");
     eprintln!("{total} requests, 0 failed; {a} preflights answered by A, {b} by B; final generation {generation}");
+}
+
+/// The tokio worker threads of a running process, by their default name.
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count()
+}
+
+/// `--workers N` sizes the runtime that serves requests; `--no-access-log` drops the line per
+/// request and nothing else (reload lines stay).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_no_access_log() {
+    for (flags, workers, access_lines) in [
+        (&["--workers", "1", "--no-access-log"][..], 1, 0),
+        (&["--workers", "3"][..], 3, 1),
+    ] {
+        let gw = Gateway::start(Path::new("examples/policy.toml"), flags);
+        let (status, headers, _) = send(
+            &gw.url("/api/users"),
+            Method::GET,
+            &[("origin", "https://myapp.example")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(acao(&headers).as_deref(), Some("https://myapp.example"));
+        assert_eq!(worker_threads(gw.child.id()), workers, "{flags:?}");
+        gw.signal("HUP");
+        gw.wait_for_log("policy file re-read").await;
+        assert_eq!(
+            gw.requests("GET", "/api/users"),
+            access_lines,
+            "{flags:?}:\n{}",
+            gw.log()
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .args(["serve", "examples/policy.toml", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--workers 0 is refused");
 }

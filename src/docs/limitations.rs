@@ -97,3 +97,15 @@
 //!   `Vary`.** With `*` and no credentials corsgate adds none, and `apply` leaves the
 //!   upstream's lines as they are (`write_http1_merging_vary`, which writes them for the
 //!   caller, always writes one).
+//! - **`corsgate::pingora` (feature `pingora`) works on what Pingora gives it.** It uses
+//!   pingora-proxy 0.9 without a TLS backend (TLS is the embedder's choice of Pingora feature).
+//!   The request is decided from `session.req_header()` in `request_filter`, after Pingora's
+//!   downstream modules; a filter that rewrites the `Origin` earlier decides what corsgate sees.
+//!   1xx responses get no CORS headers (the final response does). `fail_to_proxy` answers with
+//!   the status Pingora's default picks (502 for any upstream error, timeouts included; `serve`
+//!   answers 504 for those). Responses written before `request_filter` ran (Pingora's own 400
+//!   for an unparsable request, 405 for `CONNECT`) have no request to decide and get nothing;
+//!   responses an embedder writes in its own filters get the headers through
+//!   `CorsFilter::apply` or `respond_error`. `reload_on_hangup` and the policy watcher run on
+//!   threads started before `Server::run_forever`: not with Pingora's `daemon: true`, whose
+//!   fork keeps only the forking thread.

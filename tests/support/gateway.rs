@@ -1,5 +1,5 @@
-//! A `corsgate serve` process for tests: started on a free loopback port, its standard error
-//! collected, killed when dropped.
+//! A `corsgate serve` process (or another gateway that prints its address the same way) for
+//! tests: started on a loopback port, its standard error collected, killed when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -40,17 +40,25 @@ impl Gateway {
             }
             None => Command::new(BIN),
         };
-        let mut child = command
+        command
             .arg("serve")
             .arg(policy)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(extra);
+        Gateway::spawn(command)
+    }
+
+    /// Runs `command` — a gateway that prints `… listening on http://ADDR …` as the first line
+    /// of its standard output — with `RUST_LOG=info` and without `CORSGATE_ENV`, keeps its
+    /// standard error, and reads the address.
+    pub fn spawn(mut command: Command) -> Gateway {
+        let mut child = command
             .env_remove("CORSGATE_ENV")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("corsgate runs");
+            .expect("the gateway runs");
         let mut first = String::new();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         stdout.read_line(&mut first).unwrap();

@@ -10,3 +10,4 @@ pub mod http_client;
 pub mod raw_http;
 #[cfg(feature = "cli")]
 pub mod upstream;
+pub mod rewrites;

@@ -112,6 +112,12 @@ pub struct ServeArgs {
     /// X-Forwarded-Host are kept. Default: none, so both are always set by corsgate.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<String>,
+    /// Worker threads of the runtime that serves requests (default: one per CPU).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
+    /// Write no access-log line per request (reloads, warnings and errors are still logged).
+    #[arg(long)]
+    no_access_log: bool,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
@@ -148,10 +154,11 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.workers {
+        runtime.worker_threads(usize::from(workers));
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("corsgate serve: cannot start the runtime: {e}");
@@ -234,6 +241,7 @@ async fn serve(
     let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
         service: CorsLayer::new(cors.clone()).layer(App { state }),
         io_timeout: limits.io_timeout,
+        access_log: !args.no_access_log,
     }));
     let graceful = GracefulShutdown::new();
     tokio::select! {
@@ -259,6 +267,8 @@ async fn serve(
 pub struct Gateway {
     service: CorsService<App>,
     io_timeout: Option<Duration>,
+    /// `false` with `--no-access-log`: nothing of the request is kept for a log line.
+    access_log: bool,
 }
 
 /// Runs one request: hygiene checks, then the CORS service; writes the access log line.
@@ -269,14 +279,7 @@ async fn handle(
     clock: Arc<ConnectionClock>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     clock.request_started();
-    let started = Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let preflight = method == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let logged = gateway.access_log.then(|| Logged::new(&request));
     let has_body = !request.body().is_end_stream();
     let mut response = match hygiene::check_request(&request) {
         Err(answer) => {
@@ -304,23 +307,53 @@ async fn handle(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    tracing::info!(
-        target: "corsgate::access",
-        "{}",
-        AccessRecord {
-            method: &method,
-            path: uri.path().as_bytes(),
-            origin: origin.as_ref().map(HeaderValue::as_bytes),
-            preflight,
-            status: response.status().as_u16(),
-            acao: response
-                .headers()
-                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-                .map(HeaderValue::as_bytes),
-            elapsed: started.elapsed(),
-        }
-    );
+    if let Some(logged) = logged {
+        logged.write(&response);
+    }
     Ok(response.map(|body| ResponseBody::new(body, clock)))
+}
+
+/// What the access-log line needs of a request, kept while the request is served.
+struct Logged {
+    started: Instant,
+    method: Method,
+    uri: http::Uri,
+    origin: Option<HeaderValue>,
+    preflight: bool,
+}
+
+impl Logged {
+    fn new<B>(request: &Request<B>) -> Logged {
+        Logged {
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            origin: request.headers().get(header::ORIGIN).cloned(),
+            preflight: request.method() == Method::OPTIONS
+                && request
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD),
+        }
+    }
+
+    fn write<B>(self, response: &Response<B>) {
+        tracing::info!(
+            target: "corsgate::access",
+            "{}",
+            AccessRecord {
+                method: &self.method,
+                path: self.uri.path().as_bytes(),
+                origin: self.origin.as_ref().map(HeaderValue::as_bytes),
+                preflight: self.preflight,
+                status: response.status().as_u16(),
+                acao: response
+                    .headers()
+                    .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                    .map(HeaderValue::as_bytes),
+                elapsed: self.started.elapsed(),
+            }
+        );
+    }
 }
 
 enum Backend {
