@@ -30,6 +30,7 @@
 //!   log (Pingora's `logging` filter is where a gateway writes one; this example writes none,
 //!   so it has no `--no-access-log`).
 
+use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -181,6 +182,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // An unwritable log line is dropped instead of reported with a panicking `eprintln!`.
+        .log_internal_errors(false)
         .try_init();
     match run(args) {
         Ok(never) => match never {},
@@ -278,7 +281,9 @@ fn run(args: Args) -> Result<std::convert::Infallible, Failure> {
     );
     proxy.add_tcp(&args.listen.to_string());
     server.add_service(proxy);
-    println!(
+    // A gateway whose standard output is closed keeps running (`println!` would panic).
+    let _ = writeln!(
+        std::io::stdout(),
         "pingora_gateway: listening on http://{} (policy {}, environment {}, generation {generation}, upstream http://{upstream}, {workers} workers)",
         args.listen,
         args.policy.display(),

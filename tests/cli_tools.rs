@@ -127,6 +127,72 @@ fn a_closed_pipe_or_a_full_disk_ends_every_subcommand_with_exit_2() {
     }
 }
 
+/// `serve` is a long-running sidecar: a supervisor that closed its standard output and error, or
+/// pointed them at a full disk, must not be able to make it exit (a `println!` would panic).
+#[test]
+fn serve_keeps_serving_when_its_output_cannot_be_written() {
+    for (sink, stdout, stderr) in [
+        (
+            "closed pipes",
+            Stdio::from(closed_pipe()),
+            Stdio::from(closed_pipe()),
+        ),
+        ("a full disk", full_disk(), full_disk()),
+    ] {
+        // A free port: bound, read, released (the child cannot print the one it picked).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .args(["serve", POLICY, "--listen", &listen, "--no-watch"])
+            .env_remove("CORSGATE_ENV")
+            .env("RUST_LOG", "info")
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("the binary runs");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut answers = 0;
+        while answers < 3 && std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("serve with {sink} exited: {status}");
+            }
+            let answer = std::net::TcpStream::connect(&listen).ok().and_then(|mut s| {
+                use std::io::Read;
+                // An allowed request: the access log writes a line for it.
+                s.write_all(
+                    b"GET /api/users HTTP/1.1\r\nHost: localhost\r\nOrigin: https://myapp.example\r\nConnection: close\r\n\r\n",
+                )
+                .ok()?;
+                let mut text = String::new();
+                s.read_to_string(&mut text).ok()?;
+                Some(text)
+            });
+            match answer {
+                Some(text) if text.starts_with("HTTP/1.1 ") => {
+                    assert!(
+                        text.contains("access-control-allow-origin: https://myapp.example"),
+                        "serve with {sink}: {text}"
+                    );
+                    answers += 1;
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+        let still_running = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(still_running, "serve with {sink} exited");
+        assert_eq!(
+            answers, 3,
+            "serve with {sink} answered {answers} of 3 requests"
+        );
+    }
+}
+
 #[test]
 fn exit_statuses_are_a_contract() {
     let invalid = scratch("invalid.toml", "origins = [\"https://a.example/app\"]\n");

@@ -32,6 +32,7 @@ mod upstream;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -61,6 +62,7 @@ use hygiene::TrustedProxies;
 use limits::{parse_seconds, Limits, Seconds};
 use upstream::{redact_userinfo, Forwarding, Upstream};
 
+use crate::output::{self, diagnostic};
 use crate::{report_policy_error, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args)]
@@ -127,6 +129,10 @@ pub fn run(args: ServeArgs) -> u8 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written is dropped: tracing-subscriber would otherwise
+        // report it with `eprintln!`, which panics on the same broken standard error and takes
+        // the connection's task down with it.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .try_init();
@@ -150,7 +156,7 @@ pub fn run(args: ServeArgs) -> u8 {
     let trusted = match TrustedProxies::parse(&args.trusted_proxies) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("corsgate serve: {e}");
+            diagnostic(format_args!("corsgate serve: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -161,7 +167,9 @@ pub fn run(args: ServeArgs) -> u8 {
     let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("corsgate serve: cannot start the runtime: {e}");
+            diagnostic(format_args!(
+                "corsgate serve: cannot start the runtime: {e}"
+            ));
             return EXIT_USAGE;
         }
     };
@@ -179,7 +187,7 @@ pub fn run(args: ServeArgs) -> u8 {
                 .as_deref()
                 .map(redact_userinfo)
                 .unwrap_or_default();
-            eprintln!("corsgate serve: --upstream {url:?}: {e}");
+            diagnostic(format_args!("corsgate serve: --upstream {url:?}: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -188,7 +196,7 @@ pub fn run(args: ServeArgs) -> u8 {
     match runtime.block_on(serve(args, environment, cors, backend, limits)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("corsgate serve: {e}");
+            diagnostic(format_args!("corsgate serve: {e}"));
             EXIT_USAGE
         }
     }
@@ -221,16 +229,21 @@ async fn serve(
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
 
-    println!(
-        "corsgate: listening on http://{address} (policy {}, environment {}, generation {}, {})",
-        args.policy.display(),
-        environment.as_deref().unwrap_or("base"),
-        cors.generation(),
-        match &backend {
-            Backend::Demo => "demo API".to_owned(),
-            Backend::Proxy(p) => format!("upstream {}", p.display()),
-        }
-    );
+    // For whoever started the process; a sidecar whose standard output is closed or full keeps
+    // serving (`println!` would panic), so a failed write is ignored.
+    let _ = output::to_stdout(|out| {
+        writeln!(
+            out,
+            "corsgate: listening on http://{address} (policy {}, environment {}, generation {}, {})",
+            args.policy.display(),
+            environment.as_deref().unwrap_or("base"),
+            cors.generation(),
+            match &backend {
+                Backend::Demo => "demo API".to_owned(),
+                Backend::Proxy(p) => format!("upstream {}", p.display()),
+            }
+        )
+    });
     // Shared by every connection for the life of the process: leaked once, so that a request
     // touches no reference count other cores write (the CORS layer's own handle aside).
     let state: &'static AppState = Box::leak(Box::new(AppState {
