@@ -32,7 +32,6 @@ mod upstream;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
