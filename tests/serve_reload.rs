@@ -1,8 +1,9 @@
 //! `corsgate serve` against careless config writers: a slow policy reloaded on SIGHUP while
-//! requests keep being answered (and its reload abandoned at the time limit), a FIFO and a
-//! deeply nested JSON file swapped in for the policy, a policy file rewritten in place in
-//! steps, a change that lands while the first policy compiles, a deleted file reported by
-//! `/healthz`, and a machine whose inotify instances are used up. Every wait is bounded.
+//! requests keep being answered (and its reload abandoned at the time limit), a FIFO, a deeply
+//! nested JSON file and policies that leak credentialed responses swapped in for the policy, a
+//! policy file rewritten in place in steps, a change that lands while the first policy compiles,
+//! a deleted file reported by `/healthz`, and a machine whose inotify instances are used up.
+//! Every wait is bounded.
 
 mod support;
 
@@ -184,6 +185,75 @@ async fn a_deeply_nested_json_file_swapped_in_keeps_the_old_policy() {
     assert!(allowed(&gw, "https://one.example").await);
     assert_eq!(wait_for_health(&gw, "invalid").await["status"], "degraded");
     replace(&policy, r#"{"origins": ["https://two.example"]}"#);
+    gw.wait_for_generation(2).await;
+    assert!(allowed(&gw, "https://two.example").await);
+}
+
+/// Policies that leak credentialed responses (issue #12's classes) written over the serving file:
+/// each reload is refused with its reason in the log, the first generation keeps answering, and
+/// the origins each would have let in stay denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaking_policy_written_over_the_file_is_refused_and_the_old_one_serves() {
+    let dir = scratch();
+    let policy = dir.join("policy.toml");
+    let good = "credentials = true\norigins = [\"https://one.example\"]\n";
+    std::fs::write(&policy, good).unwrap();
+    let gw = Gateway::start(&policy, &[]);
+    let leaks = [
+        (
+            r#"'regex:https://.*:(8443|9443)'"#,
+            "https://evil.com:8443",
+            "regex_reflection",
+        ),
+        (
+            r#"'regex:https?://app\.example\.com:\d+'"#,
+            "http://app.example.com:8080",
+            "insecure_origin_with_credentials",
+        ),
+        (
+            r#"'regex:https://app\.?example\.com'"#,
+            "https://appexample.com",
+            "regex_unescaped_dot",
+        ),
+        (
+            r#""https://*.amazonaws.com""#,
+            "https://attacker.s3.amazonaws.com",
+            "public_suffix_wildcard",
+        ),
+        (
+            r#""https://*.core.windows.net""#,
+            "https://attacker.blob.core.windows.net",
+            "public_suffix_wildcard",
+        ),
+    ];
+    for (i, (entry, evil, kind)) in leaks.iter().enumerate() {
+        let before = gw.log().len();
+        replace(
+            &policy,
+            &format!("credentials = true\norigins = [\"https://one.example\", {entry}]\n"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gw.log().matches("policy reload failed").count() <= i {
+            assert!(
+                Instant::now() < deadline,
+                "{entry}: no refusal:\n{}",
+                gw.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The refusal, and the reason in it (the issues may follow on their own lines).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let log = gw.log();
+        assert!(
+            log[before..].contains(kind),
+            "{entry}: the refusal does not name {kind}:\n{}",
+            &log[before..]
+        );
+        assert_eq!(gw.generation().await, 1, "{entry}");
+        assert!(!allowed(&gw, evil).await, "{entry} let {evil} in");
+        assert!(allowed(&gw, "https://one.example").await, "{entry}");
+    }
+    replace(&policy, &allows("https://two.example"));
     gw.wait_for_generation(2).await;
     assert!(allowed(&gw, "https://two.example").await);
 }
