@@ -493,3 +493,38 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// One problem with one value, before it is placed in a field: the checks of origins,
+/// methods and header names say what is wrong; the policy places it with
+/// [`Problem::into_issue`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub kind: IssueKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub(crate) fn new(kind: IssueKind, message: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The one conversion into an error [`Issue`]: the problem placed at `field[index]`, whose
+    /// value was `raw`.
+    pub(crate) fn into_issue(self, field: Field, index: usize, raw: &str) -> Issue {
+        let mut issue = Issue::error(self.kind, field, self.message)
+            .at(index)
+            .value(raw);
+        issue.hint = self.hint;
+        issue
+    }
+}

@@ -8,11 +8,11 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::compiled::{Generation, Outcome};
-use crate::decision::{DecisionKind, DenyReason, Grant};
+use crate::generation::{Generation, Outcome};
 use crate::origin::{OriginDefect, OriginMiss, OriginPattern, RequestOrigin, TuplePattern};
 use crate::preflight::{PreflightDenial, PreflightRules};
 use crate::request::{Lines, Single};
+use crate::verdict::{DecisionKind, DenyReason, Grant};
 
 /// A decision in words: a one-line summary and details, one per line.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,9 +1,8 @@
 //! Header names in a policy: which may be allowed as request headers, which may be exposed,
 //! and which are dropped because browsers expose them anyway.
 
-use crate::error::IssueKind;
-use crate::method::is_token;
-use crate::origin::pattern::Problem;
+use crate::error::{IssueKind, Problem};
+use crate::token::is_token;
 
 /// Fetch's forbidden request-header names (a page can never set them), lowercase.
 /// `proxy-*` and `sec-*` are forbidden as prefixes.

@@ -22,6 +22,41 @@
 //! - Every problem in a policy is reported at once, each with a kind, the field, the value and
 //!   a hint; nothing after a successful build can fail or panic.
 //!
+//! # Architecture: the layers
+//!
+//! Each module imports only the modules of lower layers, and within its layer only the ones
+//! listed above it; `tests/layers.rs` reads `src/` and fails on any import that runs back up
+//! (`use crate::…` grouped or nested, inline `crate::x::f()` paths, `super::` chains, `self::`
+//! and `pub use` re-exports). Modules inside a folder (`origin/`, `headers/`, …) belong to their
+//! folder's row. The binary (`src/bin/corsgate`, feature `cli`) is a crate of its own above all
+//! of these and sees only the public API.
+//!
+//! | Layer | Module | What it owns |
+//! |---|---|---|
+//! | 1 vocabulary | `error` | [`Issue`], [`PolicyError`], the issue kinds, and the `Problem` a check reports before the policy places it |
+//! | 1 vocabulary | `token` | RFC 9110 `token` and optional whitespace |
+//! | 1 vocabulary | `cache_padded` | a value alone on its cache line |
+//! | 1 vocabulary | `public_suffix` | the vendored Public Suffix List |
+//! | 1 vocabulary | `request` | [`CorsRequest`]: the request's CORS field lines, borrowed |
+//! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
+//! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
+//! | 2 grammar | `header_name` | header names as configured: allowed, exposed |
+//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`] (policy sets, design §8, will live here too) |
+//! | 4 rendering | [`headers`] | every response header value rendered once per policy, `Vary` merging |
+//! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
+//! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
+//! | 6 compiled | `generation` | one compiled policy (the unit a reload swaps; a compiled policy set later) and the snapshot a decision holds |
+//! | 7 deciding | `explain` | [`Explanation`]: why, in words |
+//! | 7 deciding | `decision` | [`Decision`] and [`ResponseHeaders`]: the headers a request gets, applied to a response |
+//! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation (per-thread counters will live here) |
+//! | 9 adapters | `file` | policy files and environments (feature `file`) |
+//! | 9 adapters | `layer` | the tower layer (feature `tower`) |
+//! | 9 adapters | `watch` | reloading a policy when its file changes (feature `watch`) |
+//! | 9 adapters | `pingora` | CORS for a Pingora proxy (feature `pingora`) |
+//! | 10 proof | `reference` | the plain reference implementation (hidden, feature `internal-reference`) |
+//! | 10 proof | `fuzzing` | the fuzz checks (hidden, feature `internal-reference`) |
+//! | 11 documentation | [`docs`] | performance, security, limitations; no code |
+//!
 //! # Example: a policy, a decision, the headers
 //! ```
 //! use corsgate::{Cors, CorsRequest, Policy};
@@ -108,7 +143,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod compiled;
+mod cache_padded;
 mod decision;
 pub mod docs;
 mod engine;
@@ -116,6 +151,7 @@ mod error;
 mod explain;
 #[cfg(feature = "file")]
 pub mod file;
+mod generation;
 mod header_name;
 pub mod headers;
 #[cfg(feature = "tower")]
@@ -128,6 +164,8 @@ mod policy;
 pub mod preflight;
 mod public_suffix;
 mod request;
+mod token;
+mod verdict;
 #[cfg(feature = "watch")]
 pub mod watch;
 
@@ -136,7 +174,7 @@ pub mod fuzzing;
 #[cfg(feature = "internal-reference")]
 pub mod reference;
 
-pub use decision::{Decision, DecisionKind, DenyReason, Grant, ResponseHeaders};
+pub use decision::{Decision, ResponseHeaders};
 pub use engine::{Cors, Reloaded};
 pub use error::{Field, Issue, IssueKind, Location, PolicyError, Severity};
 pub use explain::Explanation;
@@ -146,3 +184,4 @@ pub use policy::{
     MAX_AGE_CHROMIUM_CAP, MAX_AGE_LIMIT,
 };
 pub use request::{CorsRequest, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
+pub use verdict::{DecisionKind, DenyReason, Grant};

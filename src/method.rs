@@ -2,18 +2,12 @@
 //! ones. Used when a policy is built and when a preflight's `Access-Control-Request-Method` is
 //! checked.
 
-use crate::error::IssueKind;
-use crate::origin::pattern::Problem;
+use crate::error::{IssueKind, Problem};
+use crate::token::is_token;
 
-/// RFC 9110 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// RFC 9110 `token`: one or more `tchar`.
-pub(crate) fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b))
-}
+/// Longest `Access-Control-Request-Method`: a longer one fails the preflight, so that a
+/// policy allowing any method never echoes an unbounded token.
+pub const MAX_REQUEST_METHOD_LEN: usize = 64;
 
 /// The six methods Fetch normalises to uppercase (Fetch §2.2.1 "normalize a method").
 const STANDARD: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
@@ -60,14 +54,14 @@ pub(crate) fn parse_config_method(raw: &str) -> Result<String, Problem> {
             "list methods one per entry, e.g. [\"GET\", \"PUT\"]".to_owned()
         }));
     }
-    if raw.len() > crate::preflight::MAX_REQUEST_METHOD_LEN {
+    if raw.len() > MAX_REQUEST_METHOD_LEN {
         return Err(Problem::new(
             IssueKind::InvalidMethod,
             format!(
                 "a method of {} bytes can never be requested: preflights asking for a method \
                  longer than {} bytes fail",
                 raw.len(),
-                crate::preflight::MAX_REQUEST_METHOD_LEN
+                MAX_REQUEST_METHOD_LEN
             ),
         )
         .hint("remove it"));

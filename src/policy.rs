@@ -15,9 +15,10 @@ use crate::header_name::{self, Exposed};
 use crate::method;
 
 mod regexes;
+use crate::error::Problem;
 use crate::origin::credentials;
 use crate::origin::host::HostKind;
-use crate::origin::pattern::{self, OriginPattern, PortPattern, Problem};
+use crate::origin::pattern::{self, OriginPattern, PortPattern};
 use crate::origin::regex as origin_regex;
 
 /// Upper bound of `max_age` (Firefox's cap).
@@ -486,19 +487,6 @@ struct OriginsCheck {
     regex: Option<RegexSet>,
 }
 
-fn origin_issue(problem: Problem, index: usize, raw: &str) -> Issue {
-    let Problem {
-        kind,
-        message,
-        hint,
-    } = problem;
-    let mut issue = Issue::error(kind, Field::Origins, message)
-        .at(index)
-        .value(raw);
-    issue.hint = hint;
-    issue
-}
-
 fn warn_origin(
     kind: IssueKind,
     index: usize,
@@ -529,7 +517,7 @@ impl OriginsCheck {
             let entry = match pattern::parse_entry(raw) {
                 Ok(entry) => entry,
                 Err(problem) => {
-                    issues.push(origin_issue(problem, index, raw));
+                    issues.push(problem.into_issue(Field::Origins, index, raw));
                     continue;
                 }
             };
@@ -548,15 +536,11 @@ impl OriginsCheck {
             }
             match &entry.pattern {
                 OriginPattern::Null if !b.dangerously_allow_null_origin => {
-                    issues.push(origin_issue(
-                        Problem::new(
+                    issues.push(Problem::new(
                             IssueKind::NullOrigin,
                             "`null` is the origin of every sandboxed iframe, file: page and cross-origin redirect",
                         )
-                        .hint("remove it, or set dangerously_allow_null_origin = true if you accept all of them"),
-                        index,
-                        raw,
-                    ));
+                        .hint("remove it, or set dangerously_allow_null_origin = true if you accept all of them").into_issue(Field::Origins, index, raw));
                     continue;
                 }
                 OriginPattern::Regex(source) => match origin_regex::parse(source) {
@@ -564,7 +548,7 @@ impl OriginsCheck {
                         regex_hirs.insert(index, parsed.hir);
                     }
                     Err(problem) => {
-                        issues.push(origin_issue(problem, index, raw));
+                        issues.push(problem.into_issue(Field::Origins, index, raw));
                         continue;
                     }
                 },
@@ -588,8 +572,7 @@ impl OriginsCheck {
                         if b.dangerously_reflect_any_origin_with_credentials {
                             used_reflect = true;
                         } else {
-                            issues.push(origin_issue(
-                                Problem::new(
+                            issues.push(Problem::new(
                                     IssueKind::AnyOriginWithCredentials,
                                     "browsers refuse `Access-Control-Allow-Origin: *` on credentialed requests",
                                 )
@@ -597,10 +580,7 @@ impl OriginsCheck {
                                     "list the origins that may send credentials; to echo every origin \
                                      (any site can then read responses with the user's cookies) set \
                                      dangerously_reflect_any_origin_with_credentials = true",
-                                ),
-                                e.index,
-                                &e.written,
-                            ));
+                                ).into_issue(Field::Origins, e.index, &e.written));
                         }
                     }
                     OriginPattern::Tuple(t) => {
@@ -608,14 +588,22 @@ impl OriginsCheck {
                             if b.dangerously_allow_insecure_origins {
                                 used_insecure = true;
                             } else {
-                                issues.push(origin_issue(problem, e.index, &e.written));
+                                issues.push(problem.into_issue(
+                                    Field::Origins,
+                                    e.index,
+                                    &e.written,
+                                ));
                             }
                         }
                         if let Some(problem) = credentials::public_suffix_wildcard(t) {
                             if b.dangerously_allow_public_suffix_wildcards {
                                 used_public_suffix = true;
                             } else {
-                                issues.push(origin_issue(problem, e.index, &e.written));
+                                issues.push(problem.into_issue(
+                                    Field::Origins,
+                                    e.index,
+                                    &e.written,
+                                ));
                             }
                         }
                     }
@@ -785,14 +773,6 @@ fn merge_redundant(parsed: Vec<OriginEntry>, issues: &mut Vec<Issue>) -> Vec<Ori
 
 // ---- methods, headers, numbers ---------------------------------------------------------------
 
-fn field_issue(problem: Problem, field: Field, index: usize, raw: &str) -> Issue {
-    let mut issue = Issue::error(problem.kind, field, problem.message)
-        .at(index)
-        .value(raw);
-    issue.hint = problem.hint;
-    issue
-}
-
 fn duplicate(field: Field, index: usize, raw: &str) -> Issue {
     Issue::warning(IssueKind::DuplicateEntry, field, "listed twice; merged")
         .at(index)
@@ -822,7 +802,7 @@ fn check_methods(methods: Option<&[String]>, issues: &mut Vec<Issue>) -> Allowed
         match method::parse_config_method(raw) {
             Ok(m) if out.list.contains(&m) => issues.push(duplicate(Field::Methods, i, raw)),
             Ok(m) => out.list.push(m),
-            Err(problem) => issues.push(field_issue(problem, Field::Methods, i, raw)),
+            Err(problem) => issues.push(problem.into_issue(Field::Methods, i, raw)),
         }
     }
     out
@@ -843,7 +823,7 @@ fn check_allow_headers(names: &[String], issues: &mut Vec<Issue>) -> AllowedHead
             }
             Ok(n) if out.list.contains(&n) => issues.push(duplicate(Field::AllowHeaders, i, raw)),
             Ok(n) => out.list.push(n),
-            Err(problem) => issues.push(field_issue(problem, Field::AllowHeaders, i, raw)),
+            Err(problem) => issues.push(problem.into_issue(Field::AllowHeaders, i, raw)),
         }
     }
     out
@@ -890,7 +870,7 @@ fn check_expose_headers(
                 .value(raw)
                 .hint("remove it"),
             ),
-            Err(problem) => issues.push(field_issue(problem, Field::ExposeHeaders, i, raw)),
+            Err(problem) => issues.push(problem.into_issue(Field::ExposeHeaders, i, raw)),
         }
     }
     out

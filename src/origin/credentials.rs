@@ -3,8 +3,8 @@
 //! name beneath which the Public Suffix List has a rule. The `dangerously_*` options that lift
 //! each refusal are applied by the policy; regex entries are proven in `proof`.
 
-use super::pattern::{Problem, TuplePattern};
-use crate::error::IssueKind;
+use super::pattern::TuplePattern;
+use crate::error::{IssueKind, Problem};
 use crate::public_suffix;
 
 /// A non-`https` scheme on a non-loopback host: a network attacker can be that origin.

@@ -9,31 +9,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use super::host::{self, HostDefect, HostKind};
-use crate::error::IssueKind;
-
-/// One problem with one value, before it is placed in a field (`policy.rs` adds field, index
-/// and value).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Problem {
-    pub kind: IssueKind,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl Problem {
-    pub(crate) fn new(kind: IssueKind, message: impl Into<String>) -> Problem {
-        Problem {
-            kind,
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Problem {
-        self.hint = Some(hint.into());
-        self
-    }
-}
+use crate::error::{IssueKind, Problem};
 
 /// Which ports a tuple pattern accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -52,9 +52,8 @@ use regex_automata::{Anchored, MatchKind};
 use regex_syntax::ast::parse::ParserBuilder;
 use regex_syntax::hir::{self, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
-use super::pattern::Problem;
 use super::regex_lint;
-use crate::error::IssueKind;
+use crate::error::{IssueKind, Problem};
 
 /// Longest `regex:` pattern, in bytes.
 pub const MAX_PATTERN_LEN: usize = 8 * 1024;

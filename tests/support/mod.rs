@@ -8,6 +8,6 @@ pub mod decide;
 pub mod gateway;
 pub mod http_client;
 pub mod raw_http;
+pub mod rewrites;
 #[cfg(feature = "cli")]
 pub mod upstream;
-pub mod rewrites;

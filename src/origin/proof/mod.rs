@@ -38,9 +38,8 @@ use ahash::AHashMap;
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
-use super::pattern::Problem;
 use super::{host::HostKind, regex, RequestOrigin};
-use crate::error::IssueKind;
+use crate::error::{IssueKind, Problem};
 use crate::public_suffix;
 
 /// Largest dense DFA built for one regex (and largest determinization working memory).
