@@ -40,8 +40,7 @@
 //! | 1 vocabulary | `request` | [`CorsRequest`]: the request's CORS field lines, borrowed |
 //! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
 //! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
-//! | 2 grammar | `header_name` | header names as configured: allowed, exposed |
-//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`] (policy sets, design §8, will live here too) |
+//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets, design §8, will live here too) |
 //! | 4 rendering | [`headers`] | every response header value rendered once per policy, `Vary` merging |
 //! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
 //! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
@@ -133,12 +132,16 @@
 //! # Features
 //! - `file` (default): policy files in TOML or JSON, with environments.
 //! - `tower` (default): `CorsLayer` for tower, axum and hyper.
-//! - `watch` (default): reload a policy when its file changes.
-//! - `cli` (default): the `corsgate` command line. Library users who want the engine only:
-//!   `default-features = false`.
-//! - `pingora`: [`pingora`], CORS for a Pingora `ProxyHttp` (pingora-proxy without a TLS
-//!   backend), with hot reload and SIGHUP.
+//! - `watch`: reload a policy when its file changes (adds notify and tracing).
+//! - `cli`: the `corsgate` command line (`cargo install corsgate --features cli`); it adds
+//!   clap, tokio, hyper and tracing-subscriber, which a library user does not compile.
+//! - `pingora`: `corsgate::pingora`, CORS for a Pingora `ProxyHttp` (pingora-proxy without a
+//!   TLS backend), with hot reload and SIGHUP.
 //! - `internal-reference`: the plain reference implementation, for tests, benches and fuzzing.
+//!
+//! With `default-features = false` the engine alone depends on `http`, `ahash`, `arc-swap`,
+//! `regex-automata`, `regex-syntax`, `idna` and `thread_local`, and carries the Public Suffix
+//! List itself (`data/public_suffix_list.dat`, pinned).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -152,7 +155,6 @@ mod explain;
 #[cfg(feature = "file")]
 pub mod file;
 mod generation;
-mod header_name;
 pub mod headers;
 #[cfg(feature = "tower")]
 pub mod layer;
