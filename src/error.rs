@@ -309,13 +309,13 @@ impl Issue {
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn with_location(mut self, location: Location) -> Issue {
         self.location = Some(location);
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn in_section(mut self, name: &str) -> Issue {
         self.environment = Some(name.to_owned());
         self.section = Some(name.to_owned());
@@ -471,7 +471,7 @@ impl PolicyError {
         self.issues.iter().filter(|i| !i.is_error())
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn into_issues(self) -> Vec<Issue> {
         self.issues
     }

@@ -148,7 +148,7 @@ impl PolicyBuilder {
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn max_age_raw(&mut self, seconds: Option<i64>) -> &mut PolicyBuilder {
         self.max_age = seconds;
         self
@@ -167,7 +167,7 @@ impl PolicyBuilder {
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn preflight_status_raw(&mut self, status: Option<i64>) -> &mut PolicyBuilder {
         self.preflight_status = status;
         self

@@ -236,7 +236,7 @@ impl Policy {
         &self.warnings
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn set_warnings(&mut self, warnings: Vec<Issue>) {
         self.warnings = warnings;
     }
