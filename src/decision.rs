@@ -7,23 +7,23 @@
 //! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`],
 //! [`Decision::write_http1_merging_vary`]), or into an owned, allocation-free
 //! [`ResponseHeaders`] to apply after an `.await`. Every writer that adds to `Vary` leaves the
-//! response with one `Vary` field line (design §4).
+//! response with one `Vary` field line ([`docs::semantics`](crate::docs::semantics)).
 
 use std::fmt;
 
 use http::header::HeaderMap;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
 use crate::explain::Explanation;
 use crate::generation::{AnyOrigin, Generation, Outcome, Snapshot};
 use crate::headers::{vary, AllowOrigin, HeaderValueRef, ResponseHeader};
+#[cfg(feature = "tower")]
+use crate::owned_headers::ForwardHeaders;
+use crate::owned_headers::{OwnedHeaders, ResponseHeaders, MAX_HEADERS};
 use crate::policy::{OriginEntry, Policy};
 use crate::preflight::PreflightRules;
 use crate::request::{CorsRequest, Lines};
 use crate::verdict::{DecisionKind, DenyReason, Grant};
-
-/// At most this many headers in a decision.
-const MAX_HEADERS: usize = 8;
 
 /// The decision for one request. See the module documentation.
 ///
@@ -217,7 +217,7 @@ impl<'c, 'r> Decision<'c, 'r> {
                 }
                 // Browsers ignore it on a preflight (Fetch's "main fetch", §4.1, reads it from
                 // the actual response), but the Kubernetes Gateway API's conformance suite
-                // requires it there, and it is harmless (design §4).
+                // requires it there, and it is harmless (see `docs::semantics`, Decisions).
                 push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::MaxAge, b.max_age.value());
                 if o.private_network {
@@ -256,14 +256,8 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// # Ok::<(), corsgate::PolicyError>(())
     /// ```
     pub fn apply(&self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(MAX_HEADERS);
-        self.visit_headers(|h, v| match h {
-            ResponseHeader::Vary => vary::merge(headers, v.to_header_value()),
-            h => {
-                headers.insert(h.name(), v.to_header_value());
-            }
-        });
+        let mut out = OwnedHeaders::begin(headers, MAX_HEADERS);
+        self.visit_headers(|h, v| out.put(h, v.to_header_value()));
     }
 
     /// The decision's headers as owned values, to apply after an `.await` without holding the
@@ -401,91 +395,5 @@ impl<'c, 'r> Decision<'c, 'r> {
             &self.outcome,
             self.status(),
         )
-    }
-}
-
-/// Removes the `Access-Control-*` headers an upstream set (corsgate owns them); costs one pass
-/// over the names when it set none.
-fn remove_owned(headers: &mut HeaderMap) {
-    if headers
-        .keys()
-        .any(|k| k.as_str().starts_with("access-control-"))
-    {
-        for h in ResponseHeader::OWNED {
-            headers.remove(h.name());
-        }
-    }
-}
-
-/// What a forwarded request's response gets (`Access-Control-Allow-Origin`,
-/// `-Allow-Credentials`, `-Expose-Headers`, `Vary`: a forwarded request is never an answered
-/// preflight), owned and compact, for `CorsLayer` to carry across the inner service's await.
-#[cfg(feature = "tower")]
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ForwardHeaders {
-    allow_origin: Option<HeaderValue>,
-    allow_credentials: bool,
-    expose: Option<HeaderValue>,
-    vary: Option<HeaderValue>,
-}
-
-#[cfg(feature = "tower")]
-impl ForwardHeaders {
-    /// The same rules as [`Decision::apply`].
-    pub(crate) fn apply(self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(4);
-        if let Some(v) = self.allow_origin {
-            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        if self.allow_credentials {
-            headers.insert(
-                http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        if let Some(v) = self.expose {
-            headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
-        }
-        if let Some(v) = self.vary {
-            vary::merge(headers, v);
-        }
-    }
-}
-
-/// A decision's headers, owned, in a fixed-size array (no heap allocation); apply them to a
-/// response after the upstream answered.
-#[derive(Clone, Debug, Default)]
-pub struct ResponseHeaders {
-    items: [Option<(ResponseHeader, HeaderValue)>; MAX_HEADERS],
-    len: usize,
-}
-
-impl ResponseHeaders {
-    /// The same rules as [`Decision::apply`].
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(MAX_HEADERS);
-        for (h, v) in self.iter() {
-            match h {
-                ResponseHeader::Vary => vary::merge(headers, v.clone()),
-                h => {
-                    headers.insert(h.name(), v.clone());
-                }
-            }
-        }
-    }
-
-    /// The headers, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (ResponseHeader, &HeaderValue)> + '_ {
-        self.items[..self.len]
-            .iter()
-            .flatten()
-            .map(|(h, v)| (*h, v))
-    }
-
-    /// No headers at all.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }

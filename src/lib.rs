@@ -6,9 +6,9 @@
 //! policy sits behind a lock-free, hot-swappable pointer, so the allowlist can change without a
 //! restart and without a request ever waiting.
 //!
-//! The semantics (what matches what, which headers a response gets, what is refused) follow
-//! the WHATWG Fetch standard and are written down in the crate's design document; the
-//! highlights:
+//! The semantics — what matches what, which headers a response gets, what is refused, and
+//! which rule of the WHATWG Fetch standard each comes from — are written down in
+//! [`docs::semantics`]; the highlights:
 //!
 //! - The request's `Origin` is never normalised: it must be exactly what a browser sends, and
 //!   `Access-Control-Allow-Origin` echoes its bytes.
@@ -21,6 +21,29 @@
 //!   upstream's `Vary` as one field line.
 //! - Every problem in a policy is reported at once, each with a kind, the field, the value and
 //!   a hint; nothing after a successful build can fail or panic.
+//!
+//! # A map of the crate
+//!
+//! **A request** is read into a [`CorsRequest`] (its CORS field lines, borrowed) and given to
+//! [`Cors::decide`]. The handle (`engine`) lends the decision this thread's snapshot of the
+//! serving generation (`generation`), which runs the origin matcher ([`origin`]: one hash
+//! lookup for an exact origin), then for a preflight the method and header checks and the
+//! verdict cache ([`preflight`]), and concludes a verdict ([`DecisionKind`], [`Grant`] or
+//! [`DenyReason`]). The [`Decision`] it returns holds that verdict and borrows the header
+//! values the generation rendered once ([`headers`]); [`Decision::apply`] and
+//! [`ResponseHeaders`] write them into a response by one rule (corsgate's `Access-Control-*`
+//! replace the upstream's, `Vary` merged into one line), [`Decision::write_http1`] as bytes;
+//! [`Decision::explain`] says why, in words ([`Explanation`]).
+//!
+//! **A policy** comes from a [`PolicyBuilder`] or a policy file (`file`), is validated into a
+//! [`Policy`] (every problem at once, as [`Issue`]s in a [`PolicyError`]), and compiles into a
+//! generation that [`Cors::reload`] swaps in atomically; `watch` reloads it when its file
+//! changes. The adapters — the tower layer (`layer`), `corsgate::pingora` and the `corsgate`
+//! command line — sit on top and use only the public API.
+//!
+//! **Further reading**: [`docs::semantics`] (the rules, with their sources in Fetch),
+//! [`docs::performance`] (what a decision costs, measured), [`docs::security`] (what corsgate
+//! protects against) and [`docs::limitations`] (what it does not do).
 //!
 //! # Architecture: the layers
 //!
@@ -40,13 +63,14 @@
 //! | 1 vocabulary | `request` | [`CorsRequest`]: the request's CORS field lines, borrowed |
 //! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
 //! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
-//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets, design §8, will live here too) |
+//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets — named policies and their routes — will live here too) |
 //! | 4 rendering | [`headers`] | every response header value rendered once per policy, `Vary` merging |
 //! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
 //! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
 //! | 6 compiled | `generation` | one compiled policy (the unit a reload swaps; a compiled policy set later) and the snapshot a decision holds |
 //! | 7 deciding | `explain` | [`Explanation`]: why, in words |
-//! | 7 deciding | `decision` | [`Decision`] and [`ResponseHeaders`]: the headers a request gets, applied to a response |
+//! | 7 deciding | `owned_headers` | the one rule for applying corsgate's headers to a response; [`ResponseHeaders`], the layer's forwarded headers |
+//! | 7 deciding | `decision` | [`Decision`]: the headers a request gets, as values, into a response, or as HTTP/1 bytes |
 //! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation (per-thread counters will live here) |
 //! | 9 adapters | `file` | policy files and environments (feature `file`) |
 //! | 9 adapters | `layer` | the tower layer (feature `tower`) |
@@ -160,6 +184,7 @@ pub mod headers;
 pub mod layer;
 mod method;
 pub mod origin;
+mod owned_headers;
 #[cfg(feature = "pingora")]
 pub mod pingora;
 mod policy;
@@ -176,11 +201,12 @@ pub mod fuzzing;
 #[cfg(feature = "internal-reference")]
 pub mod reference;
 
-pub use decision::{Decision, ResponseHeaders};
+pub use decision::Decision;
 pub use engine::{Cors, Reloaded};
 pub use error::{Field, Issue, IssueKind, Location, PolicyError, Severity};
 pub use explain::Explanation;
 pub use headers::{HeaderValueRef, ResponseHeader};
+pub use owned_headers::ResponseHeaders;
 pub use policy::{
     AllowedHeaders, AllowedMethods, ExposedHeaders, OriginEntry, Policy, PolicyBuilder,
     MAX_AGE_CHROMIUM_CAP, MAX_AGE_LIMIT,

@@ -3,7 +3,7 @@
 //!
 //! Every pattern is anchored as `^(?:pattern)$` and applied only to a request Origin that
 //! already passed the serialized-origin grammar, never to `null`. Such an Origin is ASCII, so
-//! each pattern is compiled in its ASCII form ([`ascii_only`]): character classes cut to ASCII,
+//! each pattern is compiled in its ASCII form (`ascii_only`): character classes cut to ASCII,
 //! non-ASCII literals that can never match removed, Unicode word boundaries replaced by ASCII
 //! ones. On ASCII text the two forms match exactly the same strings, and the ASCII form is the
 //! one the credential proof (`proof`) analyses, so what is proven is what serves.
