@@ -45,6 +45,7 @@ use crate::verdict::{DecisionKind, DenyReason, Grant};
 /// assert_eq!(headers[0], ("access-control-allow-origin".into(), "https://app.example.com".into()));
 /// # Ok::<(), corsgate::PolicyError>(())
 /// ```
+#[must_use = "a decision changes nothing until its headers are applied or written"]
 pub struct Decision<'c, 'r> {
     generation: Snapshot<'c>,
     /// What of the request the headers and the explanation still need.
@@ -262,6 +263,7 @@ impl<'c, 'r> Decision<'c, 'r> {
 
     /// The decision's headers as owned values, to apply after an `.await` without holding the
     /// generation. Does not allocate: rendered values are reference-counted clones.
+    #[must_use]
     pub fn to_response_headers(&self) -> ResponseHeaders {
         let mut out = ResponseHeaders {
             items: Default::default(),

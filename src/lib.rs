@@ -30,7 +30,7 @@
 //! lookup for an exact origin), then for a preflight the method and header checks and the
 //! verdict cache ([`preflight`]), and concludes a verdict ([`DecisionKind`], [`Grant`] or
 //! [`DenyReason`]). The [`Decision`] it returns holds that verdict and borrows the header
-//! values the generation rendered once ([`headers`]); [`Decision::apply`] and
+//! values the generation rendered once (`headers`); [`Decision::apply`] and
 //! [`ResponseHeaders`] write them into a response by one rule (corsgate's `Access-Control-*`
 //! replace the upstream's, `Vary` merged into one line), [`Decision::write_http1`] as bytes;
 //! [`Decision::explain`] says why, in words ([`Explanation`]).
@@ -64,7 +64,7 @@
 //! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
 //! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
 //! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets — named policies and their routes — will live here too) |
-//! | 4 rendering | [`headers`] | every response header value rendered once per policy, `Vary` merging |
+//! | 4 rendering | `headers` | every response header value rendered once per policy, `Vary` merging |
 //! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
 //! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
 //! | 6 compiled | `generation` | one compiled policy (the unit a reload swaps; a compiled policy set later) and the snapshot a decision holds |
@@ -126,7 +126,7 @@
 //!     .unwrap_err();
 //! assert_eq!(err.errors().count(), 4);
 //! for issue in err.errors() {
-//!     assert!(issue.hint_text().is_some());
+//!     assert!(issue.hint().is_some());
 //! }
 //! println!("{err}");
 //! ```
@@ -168,7 +168,7 @@
 //! List itself (`data/public_suffix_list.dat`, pinned).
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod cache_padded;
 mod decision;
@@ -179,7 +179,7 @@ mod explain;
 #[cfg(feature = "file")]
 pub mod file;
 mod generation;
-pub mod headers;
+mod headers;
 #[cfg(feature = "tower")]
 pub mod layer;
 mod method;
@@ -197,15 +197,17 @@ mod verdict;
 pub mod watch;
 
 #[cfg(feature = "internal-reference")]
+#[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "internal-reference")]
+#[doc(hidden)]
 pub mod reference;
 
 pub use decision::Decision;
 pub use engine::{Cors, Reloaded};
 pub use error::{Field, Issue, IssueKind, Location, PolicyError, Severity};
 pub use explain::Explanation;
-pub use headers::{HeaderValueRef, ResponseHeader};
+pub use headers::{HeaderValueRef, ResponseHeader, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK};
 pub use owned_headers::ResponseHeaders;
 pub use policy::{
     AllowedHeaders, AllowedMethods, ExposedHeaders, OriginEntry, Policy, PolicyBuilder,

@@ -48,7 +48,7 @@ pub(crate) fn parse_config_method(raw: &str) -> Result<String, Problem> {
             IssueKind::InvalidMethod,
             "a method is an HTTP token (letters, digits and !#$%&'*+-.^_`|~)",
         )
-        .hint(if raw.trim() != raw {
+        .with_hint(if raw.trim() != raw {
             format!("remove the whitespace: {:?}", raw.trim())
         } else {
             "list methods one per entry, e.g. [\"GET\", \"PUT\"]".to_owned()
@@ -64,14 +64,14 @@ pub(crate) fn parse_config_method(raw: &str) -> Result<String, Problem> {
                 MAX_REQUEST_METHOD_LEN
             ),
         )
-        .hint("remove it"));
+        .with_hint("remove it"));
     }
     if is_forbidden(raw.as_bytes()) {
         return Err(Problem::new(
             IssueKind::ForbiddenMethod,
             "browsers never send CONNECT, TRACE or TRACK from a page",
         )
-        .hint("remove it"));
+        .with_hint("remove it"));
     }
     Ok(normalize(raw.as_bytes()).map_or_else(|| raw.to_owned(), str::to_owned))
 }

@@ -31,6 +31,7 @@ impl DecisionKind {
 
 /// Why a request was allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Grant {
     /// Not a CORS request: nothing to allow.
     NotCors,
@@ -44,6 +45,7 @@ pub enum Grant {
 
 /// Why a request was not allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DenyReason {
     /// The Origin is not allowed.
     Origin(OriginMiss),

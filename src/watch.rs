@@ -66,8 +66,10 @@ use crate::error::PolicyError;
 use crate::file::read::{io_error, policy_text};
 use crate::file::{read_regular_file, Format, PolicyFile, MAX_POLICY_FILE_BYTES};
 
-/// Timing of a [`PolicyWatcher`].
+/// Timing of a [`PolicyWatcher`]. Start from [`WatchOptions::default`] and change what you
+/// need (fields or the `with_*` methods): more options may come.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct WatchOptions {
     /// The quiet time a file must keep before it is loaded: after the last change event, and
     /// between the two identical reads that precede a load.
@@ -82,6 +84,36 @@ pub struct WatchOptions {
     /// system; reload only when asked ([`PolicyWatcher::request_reload`],
     /// [`PolicyWatcher::reload_now`]), as `corsgate serve --no-watch` does on SIGHUP.
     pub watch: bool,
+}
+
+impl WatchOptions {
+    /// With this quiet time before a load.
+    #[must_use]
+    pub fn with_debounce(mut self, debounce: Duration) -> WatchOptions {
+        self.debounce = debounce;
+        self
+    }
+
+    /// With this interval between reads that catch a missed notification.
+    #[must_use]
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> WatchOptions {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// With this bound on one reload.
+    #[must_use]
+    pub fn with_reload_timeout(mut self, reload_timeout: Duration) -> WatchOptions {
+        self.reload_timeout = reload_timeout;
+        self
+    }
+
+    /// Watching and polling on (`true`) or off (reload only when asked).
+    #[must_use]
+    pub fn with_watch(mut self, watch: bool) -> WatchOptions {
+        self.watch = watch;
+        self
+    }
 }
 
 impl Default for WatchOptions {
@@ -259,6 +291,7 @@ enum Message {
 /// Watches a policy file and reloads a [`Cors`] handle when it changes. Stops when dropped
 /// (a reload still running past its time limit is left to finish on its own thread, and its
 /// result is discarded).
+#[must_use = "dropping the watcher stops watching"]
 pub struct PolicyWatcher {
     shared: Arc<Shared>,
     messages: mpsc::Sender<Message>,

@@ -162,7 +162,7 @@ impl PolicyFile {
                     depth::MAX_DEPTH
                 ),
             )
-            .hint("a policy file is a few levels deep: environments.NAME.origins")
+            .with_hint("a policy file is a few levels deep: environments.NAME.origins")
             .with_location(file.location(too_deep.offset))]));
         }
         let root = match format {
@@ -278,14 +278,15 @@ impl PolicyFile {
                 }
             ),
         )
-        .value(name)
+        .with_value(name)
         .with_location(self.location(0));
         if let Some(best) = did_you_mean(name, known.iter().copied()) {
-            issue = issue.hint(format!("did you mean {best:?}?"));
+            issue = issue.with_hint(format!("did you mean {best:?}?"));
         } else if !known.is_empty() {
-            issue = issue.hint(format!("use one of: {}", known.join(", ")));
+            issue = issue.with_hint(format!("use one of: {}", known.join(", ")));
         } else {
-            issue = issue.hint("add an [environments.NAME] section, or run without an environment");
+            issue = issue
+                .with_hint("add an [environments.NAME] section, or run without an environment");
         }
         PolicyError::new(vec![issue])
     }
@@ -357,8 +358,8 @@ impl PolicyFile {
                         field.as_str()
                     ),
                 )
-                .value("true")
-                .hint(format!(
+                .with_value("true")
+                .with_hint(format!(
                     "keep it only if {name} must have it (check --strict refuses it); otherwise remove it"
                 ))
                 .in_section(name)

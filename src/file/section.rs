@@ -99,8 +99,8 @@ impl PolicyFile {
                         Field::Document,
                         format!("{name} is given twice"),
                     )
-                    .value(name)
-                    .hint("keep one"),
+                    .with_value(name)
+                    .with_hint("keep one"),
                 ));
                 continue;
             }
@@ -119,10 +119,10 @@ impl PolicyFile {
                     Field::Document,
                     format!("unknown field {name:?}"),
                 )
-                .value(name);
+                .with_value(name);
                 issue = match did_you_mean(name, known.iter().copied()) {
-                    Some(best) => issue.hint(format!("did you mean {best:?}?")),
-                    None => issue.hint(format!("the fields are: {}", known.join(", "))),
+                    Some(best) => issue.with_hint(format!("did you mean {best:?}?")),
+                    None => issue.with_hint(format!("the fields are: {}", known.join(", "))),
                 };
                 issues.push(place(issue));
                 continue;
@@ -135,7 +135,7 @@ impl PolicyFile {
                         spec.field,
                         format!("expected {expected}, found {}", value.value.type_name()),
                     )
-                    .hint(format!("for example: {name} = {}", spec.example))
+                    .with_hint(format!("for example: {name} = {}", spec.example))
                     .with_location(self.location(value.span.start)),
                 )
             };
@@ -155,7 +155,7 @@ impl PolicyFile {
                                     format!("expected a string, found {}", other.type_name()),
                                 )
                                 .at(list.len())
-                                .hint("quote it")
+                                .with_hint("quote it")
                                 .with_location(self.location(item.span.start)),
                             )),
                         }
@@ -196,7 +196,7 @@ impl PolicyFile {
                         value.value.type_name()
                     ),
                 )
-                .hint("write [environments.development] followed by its fields")
+                .with_hint("write [environments.development] followed by its fields")
                 .with_location(self.location(value.span.start)),
             );
             return;
@@ -224,8 +224,8 @@ impl PolicyFile {
                             name.value
                         ),
                     )
-                    .value(name.value.clone())
-                    .hint(if fixed.is_empty() {
+                    .with_value(name.value.clone())
+                    .with_hint(if fixed.is_empty() {
                         "name the section, e.g. [environments.staging]".to_owned()
                     } else {
                         format!("rename it, e.g. [environments.{fixed}]")
@@ -245,7 +245,7 @@ impl PolicyFile {
                             body.value.type_name()
                         ),
                     )
-                    .hint(format!(
+                    .with_hint(format!(
                         "write [environments.{}] followed by its fields",
                         name.value
                     ))

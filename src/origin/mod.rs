@@ -21,6 +21,7 @@ use wildcard::WildcardMatcher;
 
 /// Why no entry allows an Origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OriginMiss {
     /// The value is not a serialized origin a browser could send.
     Malformed(OriginDefect),

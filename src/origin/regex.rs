@@ -87,7 +87,7 @@ pub(crate) struct ParsedRegex {
 
 fn invalid(message: String) -> Problem {
     Problem::new(IssueKind::InvalidRegex, message)
-        .hint("regex entries use Rust regex syntax and must match the whole origin")
+        .with_hint("regex entries use Rust regex syntax and must match the whole origin")
 }
 
 /// Parses one entry's pattern: syntax (standalone, so that `a)|(b` cannot escape the anchors),
@@ -101,7 +101,7 @@ pub(crate) fn parse(source: &str) -> Result<ParsedRegex, Problem> {
                 source.len()
             ),
         )
-        .hint("split it into several regex: entries, or list the origins as exact entries"));
+        .with_hint("split it into several regex: entries, or list the origins as exact entries"));
     }
     let ast = ParserBuilder::new()
         .nest_limit(NEST_LIMIT)
@@ -126,7 +126,7 @@ pub(crate) fn parse(source: &str) -> Result<ParsedRegex, Problem> {
                 MAX_ENTRY_NFA_BYTES >> 10
             ),
         )
-        .hint("use smaller repetition counts, or split it into several regex: entries")
+        .with_hint("use smaller repetition counts, or split it into several regex: entries")
     })?;
     Ok(ParsedRegex { hir })
 }
@@ -291,7 +291,7 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
                     MAX_SET_DFA_BYTES >> 20
                 ),
             )
-            .hint(
+            .with_hint(
                 "use fewer or simpler regex: entries; exact and wildcard entries have no such \
                  limit",
             ),
@@ -333,7 +333,7 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
                             MAX_ENTRY_DFA_BYTES >> 10
                         ),
                     )
-                    .hint("anchor the repeated part to a literal, or use smaller counts"),
+                    .with_hint("anchor the repeated part to a literal, or use smaller counts"),
                 ));
             }
         }

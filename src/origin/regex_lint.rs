@@ -303,7 +303,7 @@ pub(crate) fn check_unescaped_dots(source: &str, ast: &Ast) -> Result<(), Proble
             ),
         ),
     };
-    Err(Problem::new(IssueKind::RegexUnescapedDot, message).hint(hint))
+    Err(Problem::new(IssueKind::RegexUnescapedDot, message).with_hint(hint))
 }
 
 #[cfg(test)]

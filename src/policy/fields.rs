@@ -10,8 +10,8 @@ use super::{AllowedHeaders, AllowedMethods, ExposedHeaders, MAX_AGE_CHROMIUM_CAP
 pub(super) fn duplicate(field: Field, index: usize, raw: &str) -> Issue {
     Issue::warning(IssueKind::DuplicateEntry, field, "listed twice; merged")
         .at(index)
-        .value(raw)
-        .hint("remove the duplicate")
+        .with_value(raw)
+        .with_hint("remove the duplicate")
 }
 
 pub(super) fn check_methods(methods: Option<&[String]>, issues: &mut Vec<Issue>) -> AllowedMethods {
@@ -83,8 +83,8 @@ pub(super) fn check_expose_headers(
                             "with credentials, browsers read `*` as a header literally named \"*\"",
                         )
                         .at(i)
-                        .value(raw)
-                        .hint("list the headers pages may read"),
+                        .with_value(raw)
+                        .with_hint("list the headers pages may read"),
                     );
                 } else {
                     out.any = true;
@@ -101,8 +101,8 @@ pub(super) fn check_expose_headers(
                     "browsers expose this CORS-safelisted response header without being told; dropped",
                 )
                 .at(i)
-                .value(raw)
-                .hint("remove it"),
+                .with_value(raw)
+                .with_hint("remove it"),
             ),
             Err(problem) => issues.push(problem.into_issue(Field::ExposeHeaders, i, raw)),
         }
@@ -119,8 +119,8 @@ pub(super) fn check_max_age(max_age: Option<i64>, issues: &mut Vec<Issue>) -> Op
                 Field::MaxAge,
                 "max_age is a whole number of seconds from 0 to 86400",
             )
-            .value(value.to_string())
-            .hint(if value < 0 {
+            .with_value(value.to_string())
+            .with_hint(if value < 0 {
                 "use 0 to make browsers preflight every request, or leave max_age out"
             } else {
                 "use 7200 (Chromium's cap) or at most 86400 (Firefox's)"
@@ -136,8 +136,8 @@ pub(super) fn check_max_age(max_age: Option<i64>, issues: &mut Vec<Issue>) -> Op
                 Field::MaxAge,
                 "Chromium caps preflight caching at 7200 seconds; only Firefox honours more",
             )
-            .value(value.to_string())
-            .hint("use 7200 unless you rely on Firefox's longer cache"),
+            .with_value(value.to_string())
+            .with_hint("use 7200 unless you rely on Firefox's longer cache"),
         );
     }
     Some(value)
@@ -154,8 +154,8 @@ pub(super) fn check_preflight_status(status: Option<i64>, issues: &mut Vec<Issue
                     Field::PreflightStatus,
                     "an allowed preflight is answered 204 or 200",
                 )
-                .value(other.to_string())
-                .hint("use 204 (the default), or 200 for old clients that mishandle 204"),
+                .with_value(other.to_string())
+                .with_hint("use 204 (the default), or 200 for old clients that mishandle 204"),
             );
             204
         }

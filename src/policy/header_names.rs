@@ -61,7 +61,7 @@ fn not_a_token(raw: &str) -> Problem {
         IssueKind::InvalidHeaderName,
         "a header name is an HTTP token (letters, digits and !#$%&'*+-.^_`|~)",
     )
-    .hint(if raw.contains(',') {
+    .with_hint(if raw.contains(',') {
         "list one name per entry instead of a comma-separated string".to_owned()
     } else if raw.trim() != raw {
         format!("remove the whitespace: {:?}", raw.trim())
@@ -90,14 +90,14 @@ pub(crate) fn parse_allowed(raw: &str) -> Result<String, Problem> {
             IssueKind::ForbiddenRequestHeader,
             "browsers never let a page set this header, so allowing it changes nothing",
         )
-        .hint("remove it; the browser sets it itself"));
+        .with_hint("remove it; the browser sets it itself"));
     }
     if lower.starts_with("access-control-") || RESPONSE_ONLY.contains(&lower.as_str()) {
         return Err(Problem::new(
             IssueKind::ForbiddenRequestHeader,
             "this is a response header; requests do not carry it",
         )
-        .hint("to let pages read a response header, list it in expose_headers"));
+        .with_hint("to let pages read a response header, list it in expose_headers"));
     }
     Ok(lower)
 }
@@ -126,7 +126,7 @@ pub(crate) fn parse_exposed(raw: &str) -> Result<Exposed, Problem> {
             "this header never appears on an actual response"
         };
         return Err(Problem::new(IssueKind::ForbiddenExposedHeader, why)
-            .hint("remove it from expose_headers"));
+            .with_hint("remove it from expose_headers"));
     }
     if SAFELISTED_RESPONSE.contains(&lower.as_str()) {
         return Ok(Exposed::Safelisted);

@@ -25,8 +25,8 @@ pub(super) struct OriginsCheck {
 fn warn_origin(kind: IssueKind, index: usize, raw: &str, message: String, hint: &str) -> Issue {
     Issue::warning(kind, Field::Origins, message)
         .at(index)
-        .value(raw)
-        .hint(hint)
+        .with_value(raw)
+        .with_hint(hint)
 }
 
 /// Which `dangerously_*` opt-outs an entry needed, so that the unneeded ones draw a warning.
@@ -42,7 +42,7 @@ impl OriginsCheck {
         if b.origins.is_empty() {
             issues.push(
                 Issue::error(IssueKind::EmptyAllowlist, Field::Origins, "the allowlist is empty")
-                    .hint("list the origins that may call this API, e.g. origins = [\"https://app.example.com\"]"),
+                    .with_hint("list the origins that may call this API, e.g. origins = [\"https://app.example.com\"]"),
             );
         }
         // 1. Parse every entry.
@@ -103,7 +103,7 @@ fn parse_entries(
                         IssueKind::NullOrigin,
                         "`null` is the origin of every sandboxed iframe, file: page and cross-origin redirect",
                     )
-                    .hint("remove it, or set dangerously_allow_null_origin = true if you accept all of them").into_issue(Field::Origins, index, raw));
+                    .with_hint("remove it, or set dangerously_allow_null_origin = true if you accept all of them").into_issue(Field::Origins, index, raw));
                 continue;
             }
             OriginPattern::Regex(source) => match origin_regex::parse(source) {
@@ -145,7 +145,7 @@ fn check_credentials(
                                 IssueKind::AnyOriginWithCredentials,
                                 "browsers refuse `Access-Control-Allow-Origin: *` on credentialed requests",
                             )
-                            .hint(
+                            .with_hint(
                                 "list the origins that may send credentials; to echo every origin \
                                  (any site can then read responses with the user's cookies) set \
                                  dangerously_reflect_any_origin_with_credentials = true",
@@ -186,7 +186,7 @@ fn warn_unused_opt_outs(
             name,
             format!("{} changes nothing here: {why}", name.as_str()),
         )
-        .hint("remove it, so that it cannot widen a later change by surprise")
+        .with_hint("remove it, so that it cannot widen a later change by surprise")
     };
     let has_null = entries.iter().any(|e| e.pattern == OriginPattern::Null);
     if b.dangerously_allow_null_origin && !has_null {

@@ -53,7 +53,7 @@ pub(super) fn check(
                     regexes.len()
                 ),
             )
-            .hint(
+            .with_hint(
                 "list fixed origins as exact entries and families of subdomains as \
                  https://*.example.com: neither has a limit",
             )
