@@ -33,6 +33,21 @@ impl PortPattern {
     }
 }
 
+/// A port as an origin writes it after the host: nothing for the default port, `:8443`, or
+/// `:*`. The one rendering of a [`PortPattern`] (patterns, hints and explanations use it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PortSuffix(pub(crate) PortPattern);
+
+impl fmt::Display for PortSuffix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PortPattern::Default => Ok(()),
+            PortPattern::Exact(p) => write!(f, ":{p}"),
+            PortPattern::Any => f.write_str(":*"),
+        }
+    }
+}
+
 /// A `scheme://host[:port]` pattern, possibly with a leading `*.` label and a `:*` port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TuplePattern {
@@ -92,11 +107,7 @@ impl fmt::Display for TuplePattern {
             f.write_str("*.")?;
         }
         f.write_str(&self.host)?;
-        match self.port {
-            PortPattern::Default => Ok(()),
-            PortPattern::Exact(p) => write!(f, ":{p}"),
-            PortPattern::Any => f.write_str(":*"),
-        }
+        PortSuffix(self.port).fmt(f)
     }
 }
 
@@ -257,11 +268,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
         None => PortPattern::Default,
         Some(p) => parse_port(p, &scheme, &mut canonicalised)?,
     };
-    let port_text = match port {
-        PortPattern::Default => String::new(),
-        PortPattern::Exact(p) => format!(":{p}"),
-        PortPattern::Any => ":*".to_owned(),
-    };
+    let port_text = PortSuffix(port).to_string();
 
     let (host_text, subdomains) = if raw_host == "*" {
         return Err(Problem::new(
