@@ -23,6 +23,7 @@ mod access_log;
 mod bodies;
 mod client_io;
 mod demo;
+mod hop_by_hop;
 mod hygiene;
 mod interim;
 mod limits;
