@@ -38,8 +38,8 @@
 //! **A policy** comes from a [`PolicyBuilder`] or a policy file (`file`), is validated into a
 //! [`Policy`] (every problem at once, as [`Issue`]s in a [`PolicyError`]), and compiles into a
 //! generation that [`Cors::reload`] swaps in atomically; `watch` reloads it when its file
-//! changes. The adapters — the tower layer (`layer`), `corsgate::pingora` and the `corsgate`
-//! command line — sit on top and use only the public API.
+//! changes. The adapters sit on top: the tower layer (`layer`) and `corsgate::pingora` in the
+//! library, and the `corsgate` command line, a binary that uses only the public API.
 //!
 //! **Further reading**: [`docs::semantics`] (the rules, with their sources in Fetch),
 //! [`docs::performance`] (what a decision costs, measured), [`docs::security`] (what corsgate
