@@ -231,13 +231,13 @@ fn run(args: Args) -> Result<std::convert::Infallible, Failure> {
         cors.clone(),
         &args.policy,
         environment.clone(),
-        WatchOptions {
-            watch: !args.no_watch,
-            reload_timeout: seconds(args.reload_timeout)
-                .map_err(|e| Failure::Usage(format!("--reload-timeout: {e}")))?
-                .unwrap_or(Duration::from_secs(86_400 * 365)),
-            ..WatchOptions::default()
-        },
+        WatchOptions::default()
+            .with_watch(!args.no_watch)
+            .with_reload_timeout(
+                seconds(args.reload_timeout)
+                    .map_err(|e| Failure::Usage(format!("--reload-timeout: {e}")))?
+                    .unwrap_or(Duration::from_secs(86_400 * 365)),
+            ),
     )
     .map_err(|e| Failure::Usage(format!("cannot watch {}: {e}", args.policy.display())))?;
     let watcher = Arc::new(watcher);

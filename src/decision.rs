@@ -7,83 +7,23 @@
 //! an `http::HeaderMap` ([`Decision::apply`]), as HTTP/1 bytes ([`Decision::write_http1`],
 //! [`Decision::write_http1_merging_vary`]), or into an owned, allocation-free
 //! [`ResponseHeaders`] to apply after an `.await`. Every writer that adds to `Vary` leaves the
-//! response with one `Vary` field line (design §4).
+//! response with one `Vary` field line ([`docs::semantics`](crate::docs::semantics)).
 
 use std::fmt;
 
 use http::header::HeaderMap;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
-use crate::compiled::{AnyOrigin, Generation, Outcome};
-use crate::engine::Snapshot;
 use crate::explain::Explanation;
+use crate::generation::{AnyOrigin, Generation, Outcome, Snapshot};
 use crate::headers::{vary, AllowOrigin, HeaderValueRef, ResponseHeader};
-use crate::origin::OriginMiss;
+#[cfg(feature = "tower")]
+use crate::owned_headers::ForwardHeaders;
+use crate::owned_headers::{OwnedHeaders, ResponseHeaders, MAX_HEADERS};
 use crate::policy::{OriginEntry, Policy};
-use crate::preflight::PreflightDenial;
 use crate::preflight::PreflightRules;
 use crate::request::{CorsRequest, Lines};
-
-/// What kind of request it was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DecisionKind {
-    /// No `Origin` header.
-    NotCors,
-    /// A CORS request that goes to the upstream.
-    Actual,
-    /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
-    Preflight,
-}
-
-impl DecisionKind {
-    /// `"none"`, `"actual"` or `"preflight"`, as in the `decide` protocol.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionKind::NotCors => "none",
-            DecisionKind::Actual => "actual",
-            DecisionKind::Preflight => "preflight",
-        }
-    }
-}
-
-/// Why a request was allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Grant {
-    /// Not a CORS request: nothing to allow.
-    NotCors,
-    /// The entry at this index of [`Policy::origins`] matched.
-    Entry(u32),
-    /// `*` without credentials.
-    AnyOrigin,
-    /// `*` with credentials and `dangerously_reflect_any_origin_with_credentials`.
-    ReflectAny,
-}
-
-/// Why a request was not allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DenyReason {
-    /// The Origin is not allowed.
-    Origin(OriginMiss),
-    /// Several `Origin` field lines (or one with a comma).
-    MultipleOrigins,
-    /// The preflight's method, headers or private-network request.
-    Preflight(PreflightDenial),
-}
-
-impl fmt::Display for DenyReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DenyReason::Origin(OriginMiss::Malformed(defect)) => f.write_str(defect.describe()),
-            DenyReason::Origin(OriginMiss::Null) => f.write_str("Origin: null is not allowed"),
-            DenyReason::Origin(OriginMiss::NoEntry) => f.write_str("no entry allows this origin"),
-            DenyReason::MultipleOrigins => f.write_str("the request has several Origin values"),
-            DenyReason::Preflight(denial) => f.write_str(denial.describe()),
-        }
-    }
-}
-
-/// At most this many headers in a decision.
-const MAX_HEADERS: usize = 8;
+use crate::verdict::{DecisionKind, DenyReason, Grant};
 
 /// The decision for one request. See the module documentation.
 ///
@@ -105,6 +45,7 @@ const MAX_HEADERS: usize = 8;
 /// assert_eq!(headers[0], ("access-control-allow-origin".into(), "https://app.example.com".into()));
 /// # Ok::<(), corsgate::PolicyError>(())
 /// ```
+#[must_use = "a decision changes nothing until its headers are applied or written"]
 pub struct Decision<'c, 'r> {
     generation: Snapshot<'c>,
     /// What of the request the headers and the explanation still need.
@@ -277,7 +218,7 @@ impl<'c, 'r> Decision<'c, 'r> {
                 }
                 // Browsers ignore it on a preflight (Fetch's "main fetch", §4.1, reads it from
                 // the actual response), but the Kubernetes Gateway API's conformance suite
-                // requires it there, and it is harmless (design §4).
+                // requires it there, and it is harmless (see `docs::semantics`, Decisions).
                 push(ResponseHeader::ExposeHeaders, b.expose_headers.value());
                 push(ResponseHeader::MaxAge, b.max_age.value());
                 if o.private_network {
@@ -316,18 +257,13 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// # Ok::<(), corsgate::PolicyError>(())
     /// ```
     pub fn apply(&self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(MAX_HEADERS);
-        self.visit_headers(|h, v| match h {
-            ResponseHeader::Vary => vary::merge(headers, v.to_header_value()),
-            h => {
-                headers.insert(h.name(), v.to_header_value());
-            }
-        });
+        let mut out = OwnedHeaders::begin(headers, MAX_HEADERS);
+        self.visit_headers(|h, v| out.put(h, v.to_header_value()));
     }
 
     /// The decision's headers as owned values, to apply after an `.await` without holding the
     /// generation. Does not allocate: rendered values are reference-counted clones.
+    #[must_use]
     pub fn to_response_headers(&self) -> ResponseHeaders {
         let mut out = ResponseHeaders {
             items: Default::default(),
@@ -461,91 +397,5 @@ impl<'c, 'r> Decision<'c, 'r> {
             &self.outcome,
             self.status(),
         )
-    }
-}
-
-/// Removes the `Access-Control-*` headers an upstream set (corsgate owns them); costs one pass
-/// over the names when it set none.
-fn remove_owned(headers: &mut HeaderMap) {
-    if headers
-        .keys()
-        .any(|k| k.as_str().starts_with("access-control-"))
-    {
-        for h in ResponseHeader::OWNED {
-            headers.remove(h.name());
-        }
-    }
-}
-
-/// What a forwarded request's response gets (`Access-Control-Allow-Origin`,
-/// `-Allow-Credentials`, `-Expose-Headers`, `Vary`: a forwarded request is never an answered
-/// preflight), owned and compact, for `CorsLayer` to carry across the inner service's await.
-#[cfg(feature = "tower")]
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ForwardHeaders {
-    allow_origin: Option<HeaderValue>,
-    allow_credentials: bool,
-    expose: Option<HeaderValue>,
-    vary: Option<HeaderValue>,
-}
-
-#[cfg(feature = "tower")]
-impl ForwardHeaders {
-    /// The same rules as [`Decision::apply`].
-    pub(crate) fn apply(self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(4);
-        if let Some(v) = self.allow_origin {
-            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        if self.allow_credentials {
-            headers.insert(
-                http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        if let Some(v) = self.expose {
-            headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
-        }
-        if let Some(v) = self.vary {
-            vary::merge(headers, v);
-        }
-    }
-}
-
-/// A decision's headers, owned, in a fixed-size array (no heap allocation); apply them to a
-/// response after the upstream answered.
-#[derive(Clone, Debug, Default)]
-pub struct ResponseHeaders {
-    items: [Option<(ResponseHeader, HeaderValue)>; MAX_HEADERS],
-    len: usize,
-}
-
-impl ResponseHeaders {
-    /// The same rules as [`Decision::apply`].
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        remove_owned(headers);
-        headers.reserve(MAX_HEADERS);
-        for (h, v) in self.iter() {
-            match h {
-                ResponseHeader::Vary => vary::merge(headers, v.clone()),
-                h => {
-                    headers.insert(h.name(), v.clone());
-                }
-            }
-        }
-    }
-
-    /// The headers, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (ResponseHeader, &HeaderValue)> + '_ {
-        self.items[..self.len]
-            .iter()
-            .flatten()
-            .map(|(h, v)| (*h, v))
-    }
-
-    /// No headers at all.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }

@@ -299,23 +299,23 @@ impl Issue {
         self
     }
 
-    pub(crate) fn value(mut self, value: impl Into<String>) -> Issue {
+    pub(crate) fn with_value(mut self, value: impl Into<String>) -> Issue {
         self.value = Some(value.into());
         self
     }
 
-    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Issue {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Issue {
         self.hint = Some(hint.into());
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn with_location(mut self, location: Location) -> Issue {
         self.location = Some(location);
         self
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn in_section(mut self, name: &str) -> Issue {
         self.environment = Some(name.to_owned());
         self.section = Some(name.to_owned());
@@ -343,16 +343,26 @@ impl Issue {
         self.index
     }
     /// The offending value, as written.
-    pub fn offending_value(&self) -> Option<&str> {
+    pub fn value(&self) -> Option<&str> {
         self.value.as_deref()
+    }
+    /// The offending value, as written.
+    #[deprecated(since = "0.1.0", note = "renamed to `value`")]
+    pub fn offending_value(&self) -> Option<&str> {
+        self.value()
     }
     /// What is wrong.
     pub fn message(&self) -> &str {
         &self.message
     }
     /// How to fix it, when corsgate can tell.
-    pub fn hint_text(&self) -> Option<&str> {
+    pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
+    }
+    /// How to fix it, when corsgate can tell.
+    #[deprecated(since = "0.1.0", note = "renamed to `hint`")]
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint()
     }
     /// `file:line:column`, for issues found in policy files.
     pub fn location(&self) -> Option<&Location> {
@@ -435,7 +445,7 @@ impl fmt::Display for Issue {
 ///     .unwrap_err();
 /// let kinds: Vec<IssueKind> = err.errors().map(|i| i.kind()).collect();
 /// assert_eq!(kinds, [IssueKind::OriginHasPath, IssueKind::PublicSuffixWildcard]);
-/// assert_eq!(err.errors().next().unwrap().hint_text(), Some("did you mean \"https://example.com\"?"));
+/// assert_eq!(err.errors().next().unwrap().hint(), Some("did you mean \"https://example.com\"?"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyError {
@@ -471,7 +481,7 @@ impl PolicyError {
         self.issues.iter().filter(|i| !i.is_error())
     }
 
-    #[cfg_attr(not(feature = "file"), allow(dead_code))]
+    #[cfg(feature = "file")]
     pub(crate) fn into_issues(self) -> Vec<Issue> {
         self.issues
     }
@@ -493,3 +503,56 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// One problem with one value, before it is placed in a field: the checks of origins,
+/// methods and header names say what is wrong; the policy places it with
+/// [`Problem::into_issue`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub kind: IssueKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub(crate) fn new(kind: IssueKind, message: impl Into<String>) -> Problem {
+        Problem {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The one conversion into an error [`Issue`]: the problem placed at `field[index]`, whose
+    /// value was `raw`.
+    pub(crate) fn into_issue(self, field: Field, index: usize, raw: &str) -> Issue {
+        let mut issue = Issue::error(self.kind, field, self.message)
+            .at(index)
+            .with_value(raw);
+        issue.hint = self.hint;
+        issue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The accessors' old names still answer, the same.
+    #[test]
+    #[allow(deprecated)]
+    fn deprecated_accessors_are_aliases() {
+        let issue = Issue::error(IssueKind::InvalidMethod, Field::Methods, "not a token")
+            .with_value("G ET")
+            .with_hint("remove the space");
+        assert_eq!(issue.value(), Some("G ET"));
+        assert_eq!(issue.hint(), Some("remove the space"));
+        assert_eq!(issue.offending_value(), issue.value());
+        assert_eq!(issue.hint_text(), issue.hint());
+    }
+}

@@ -8,11 +8,14 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::compiled::{Generation, Outcome};
-use crate::decision::{DecisionKind, DenyReason, Grant};
-use crate::origin::{OriginDefect, OriginMiss, OriginPattern, RequestOrigin, TuplePattern};
+use crate::generation::{Generation, Outcome};
+use crate::origin::pattern::PortSuffix;
+use crate::origin::{
+    OriginDefect, OriginMiss, OriginPattern, PortPattern, RequestOrigin, TuplePattern,
+};
 use crate::preflight::{PreflightDenial, PreflightRules};
 use crate::request::{Lines, Single};
+use crate::verdict::{DecisionKind, DenyReason, Grant};
 
 /// A decision in words: a one-line summary and details, one per line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,20 +262,18 @@ fn near_misses(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut
     }
 }
 
+/// The port in words, for "port X instead of Y" (not as an origin writes it: see
+/// `PortSuffix`).
 fn port_text(p: &TuplePattern) -> String {
     match p.port {
-        crate::origin::PortPattern::Default => "none".to_owned(),
-        crate::origin::PortPattern::Exact(n) => n.to_string(),
-        crate::origin::PortPattern::Any => "*".to_owned(),
+        PortPattern::Default => "none".to_owned(),
+        PortPattern::Exact(n) => n.to_string(),
+        PortPattern::Any => "*".to_owned(),
     }
 }
 
 fn port_suffix(p: &TuplePattern) -> String {
-    match p.port {
-        crate::origin::PortPattern::Default => String::new(),
-        crate::origin::PortPattern::Exact(n) => format!(":{n}"),
-        crate::origin::PortPattern::Any => ":*".to_owned(),
-    }
+    PortSuffix(p.port).to_string()
 }
 
 fn preflight_details(

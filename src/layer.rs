@@ -33,8 +33,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::decision::ForwardHeaders;
 use crate::engine::Cors;
+use crate::owned_headers::ForwardHeaders;
 use crate::policy::Policy;
 use crate::request::CorsRequest;
 
@@ -168,5 +168,94 @@ where
                 Poll::Ready(Ok(response))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{HeaderMap, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, VARY};
+    use http::HeaderValue;
+
+    use crate::{Cors, CorsRequest, Policy};
+
+    /// The upstream responses the headers are applied to.
+    fn upstreams() -> Vec<HeaderMap> {
+        let mut plain = HeaderMap::new();
+        plain.insert("content-type", HeaderValue::from_static("text/plain"));
+        let mut guessed = plain.clone();
+        guessed.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        guessed.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("5"));
+        guessed.append(VARY, HeaderValue::from_static("Cookie"));
+        guessed.append(VARY, HeaderValue::from_static("Accept-Encoding, origin"));
+        let mut star = plain.clone();
+        star.insert(VARY, HeaderValue::from_static("*"));
+        vec![HeaderMap::new(), plain, guessed, star]
+    }
+
+    /// `ForwardHeaders`, the layer's specialised copy, applies exactly what the decision's own
+    /// headers apply, for every request the layer forwards.
+    #[test]
+    fn forwarded_headers_equal_the_decisions() {
+        let policies = [
+            Policy::builder()
+                .origins(["https://a.example", "https://*.b.example"])
+                .expose_headers(["x-request-id"])
+                .credentials(true)
+                .build(),
+            Policy::builder()
+                .origins(["*"])
+                .expose_headers(["x-trace"])
+                .build(),
+            Policy::builder()
+                .origins(["*"])
+                .credentials(true)
+                .dangerously_reflect_any_origin_with_credentials(true)
+                .build(),
+            Policy::builder()
+                .origins(["https://a.example"])
+                .methods(["PUT"])
+                .preflight_passthrough(true)
+                .build(),
+        ];
+        // (method, Origin, Access-Control-Request-Method)
+        type Request<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>);
+        let requests: [Request<'_>; 7] = [
+            (b"GET", None, None),
+            (b"GET", Some(b"https://a.example"), None),
+            (b"POST", Some(b"https://x.b.example"), None),
+            (b"GET", Some(b"https://evil.example"), None),
+            (b"GET", Some(b"HTTPS://A.EXAMPLE"), None),
+            (b"OPTIONS", Some(b"https://a.example"), Some(b"DELETE")),
+            (b"OPTIONS", Some(b"https://evil.example"), Some(b"PUT")),
+        ];
+        let mut compared = 0;
+        for policy in policies {
+            let cors = Cors::new(policy.unwrap());
+            for (method, origin, requested) in requests {
+                let mut request = CorsRequest::new(method);
+                if let Some(origin) = origin {
+                    request = request.origin(origin);
+                }
+                if let Some(requested) = requested {
+                    request = request.request_method(requested);
+                }
+                let decision = cors.decide(&request);
+                if decision.preflight_response::<()>().is_some() {
+                    continue;
+                }
+                for upstream in upstreams() {
+                    let mut general = upstream.clone();
+                    decision.apply(&mut general);
+                    let mut owned = upstream.clone();
+                    decision.to_response_headers().apply(&mut owned);
+                    let mut forwarded = upstream;
+                    decision.forward_headers().apply(&mut forwarded);
+                    assert_eq!(forwarded, general, "{:?}", decision.explain());
+                    assert_eq!(owned, general, "{:?}", decision.explain());
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 60, "{compared}");
     }
 }

@@ -6,9 +6,9 @@
 //! policy sits behind a lock-free, hot-swappable pointer, so the allowlist can change without a
 //! restart and without a request ever waiting.
 //!
-//! The semantics (what matches what, which headers a response gets, what is refused) follow
-//! the WHATWG Fetch standard and are written down in the crate's design document; the
-//! highlights:
+//! The semantics — what matches what, which headers a response gets, what is refused, and
+//! which rule of the WHATWG Fetch standard each comes from — are written down in
+//! [`docs::semantics`]; the highlights:
 //!
 //! - The request's `Origin` is never normalised: it must be exactly what a browser sends, and
 //!   `Access-Control-Allow-Origin` echoes its bytes.
@@ -21,6 +21,64 @@
 //!   upstream's `Vary` as one field line.
 //! - Every problem in a policy is reported at once, each with a kind, the field, the value and
 //!   a hint; nothing after a successful build can fail or panic.
+//!
+//! # A map of the crate
+//!
+//! **A request** is read into a [`CorsRequest`] (its CORS field lines, borrowed) and given to
+//! [`Cors::decide`]. The handle (`engine`) lends the decision this thread's snapshot of the
+//! serving generation (`generation`), which runs the origin matcher ([`origin`]: one hash
+//! lookup for an exact origin), then for a preflight the method and header checks and the
+//! verdict cache ([`preflight`]), and concludes a verdict ([`DecisionKind`], [`Grant`] or
+//! [`DenyReason`]). The [`Decision`] it returns holds that verdict and borrows the header
+//! values the generation rendered once (`headers`); [`Decision::apply`] and
+//! [`ResponseHeaders`] write them into a response by one rule (corsgate's `Access-Control-*`
+//! replace the upstream's, `Vary` merged into one line), [`Decision::write_http1`] as bytes;
+//! [`Decision::explain`] says why, in words ([`Explanation`]).
+//!
+//! **A policy** comes from a [`PolicyBuilder`] or a policy file (`file`), is validated into a
+//! [`Policy`] (every problem at once, as [`Issue`]s in a [`PolicyError`]), and compiles into a
+//! generation that [`Cors::reload`] swaps in atomically; `watch` reloads it when its file
+//! changes. The adapters sit on top: the tower layer (`layer`) and `corsgate::pingora` in the
+//! library, and the `corsgate` command line, a binary that uses only the public API.
+//!
+//! **Further reading**: [`docs::semantics`] (the rules, with their sources in Fetch),
+//! [`docs::performance`] (what a decision costs, measured), [`docs::security`] (what corsgate
+//! protects against) and [`docs::limitations`] (what it does not do).
+//!
+//! # Architecture: the layers
+//!
+//! Each module imports only the modules of lower layers, and within its layer only the ones
+//! listed above it; `tests/layers.rs` reads `src/` and fails on any import that runs back up
+//! (`use crate::…` grouped or nested, inline `crate::x::f()` paths, `super::` chains, `self::`
+//! and `pub use` re-exports). Modules inside a folder (`origin/`, `headers/`, …) belong to their
+//! folder's row. The binary (`src/bin/corsgate`, feature `cli`) is a crate of its own above all
+//! of these and sees only the public API.
+//!
+//! | Layer | Module | What it owns |
+//! |---|---|---|
+//! | 1 vocabulary | `error` | [`Issue`], [`PolicyError`], the issue kinds, and the `Problem` a check reports before the policy places it |
+//! | 1 vocabulary | `token` | RFC 9110 `token` and optional whitespace |
+//! | 1 vocabulary | `cache_padded` | a value alone on its cache line |
+//! | 1 vocabulary | `public_suffix` | the vendored Public Suffix List |
+//! | 1 vocabulary | `request` | [`CorsRequest`]: the request's CORS field lines, borrowed |
+//! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
+//! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
+//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets — named policies and their routes — will live here too) |
+//! | 4 rendering | `headers` | every response header value rendered once per policy, `Vary` merging |
+//! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
+//! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
+//! | 6 compiled | `generation` | one compiled policy (the unit a reload swaps; a compiled policy set later) and the snapshot a decision holds |
+//! | 7 deciding | `explain` | [`Explanation`]: why, in words |
+//! | 7 deciding | `owned_headers` | the one rule for applying corsgate's headers to a response; [`ResponseHeaders`], the layer's forwarded headers |
+//! | 7 deciding | `decision` | [`Decision`]: the headers a request gets, as values, into a response, or as HTTP/1 bytes |
+//! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation (per-thread counters will live here) |
+//! | 9 adapters | `file` | policy files and environments (feature `file`) |
+//! | 9 adapters | `layer` | the tower layer (feature `tower`) |
+//! | 9 adapters | `watch` | reloading a policy when its file changes (feature `watch`) |
+//! | 9 adapters | `pingora` | CORS for a Pingora proxy (feature `pingora`) |
+//! | 10 proof | `reference` | the plain reference implementation (hidden, feature `internal-reference`) |
+//! | 10 proof | `fuzzing` | the fuzz checks (hidden, feature `internal-reference`) |
+//! | 11 documentation | [`docs`] | performance, security, limitations; no code |
 //!
 //! # Example: a policy, a decision, the headers
 //! ```
@@ -68,7 +126,7 @@
 //!     .unwrap_err();
 //! assert_eq!(err.errors().count(), 4);
 //! for issue in err.errors() {
-//!     assert!(issue.hint_text().is_some());
+//!     assert!(issue.hint().is_some());
 //! }
 //! println!("{err}");
 //! ```
@@ -98,17 +156,21 @@
 //! # Features
 //! - `file` (default): policy files in TOML or JSON, with environments.
 //! - `tower` (default): `CorsLayer` for tower, axum and hyper.
-//! - `watch` (default): reload a policy when its file changes.
-//! - `cli` (default): the `corsgate` command line. Library users who want the engine only:
-//!   `default-features = false`.
-//! - `pingora`: [`pingora`], CORS for a Pingora `ProxyHttp` (pingora-proxy without a TLS
-//!   backend), with hot reload and SIGHUP.
+//! - `watch`: reload a policy when its file changes (adds notify and tracing).
+//! - `cli`: the `corsgate` command line (`cargo install corsgate --features cli`); it adds
+//!   clap, tokio, hyper and tracing-subscriber, which a library user does not compile.
+//! - `pingora`: `corsgate::pingora`, CORS for a Pingora `ProxyHttp` (pingora-proxy without a
+//!   TLS backend), with hot reload and SIGHUP.
 //! - `internal-reference`: the plain reference implementation, for tests, benches and fuzzing.
+//!
+//! With `default-features = false` the engine alone depends on `http`, `ahash`, `arc-swap`,
+//! `regex-automata`, `regex-syntax`, `idna` and `thread_local`, and carries the Public Suffix
+//! List itself (`data/public_suffix_list.dat`, pinned).
 
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-mod compiled;
+mod cache_padded;
 mod decision;
 pub mod docs;
 mod engine;
@@ -116,33 +178,40 @@ mod error;
 mod explain;
 #[cfg(feature = "file")]
 pub mod file;
-mod header_name;
-pub mod headers;
+mod generation;
+mod headers;
 #[cfg(feature = "tower")]
 pub mod layer;
 mod method;
 pub mod origin;
+mod owned_headers;
 #[cfg(feature = "pingora")]
 pub mod pingora;
 mod policy;
 pub mod preflight;
 mod public_suffix;
 mod request;
+mod token;
+mod verdict;
 #[cfg(feature = "watch")]
 pub mod watch;
 
 #[cfg(feature = "internal-reference")]
+#[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "internal-reference")]
+#[doc(hidden)]
 pub mod reference;
 
-pub use decision::{Decision, DecisionKind, DenyReason, Grant, ResponseHeaders};
+pub use decision::Decision;
 pub use engine::{Cors, Reloaded};
 pub use error::{Field, Issue, IssueKind, Location, PolicyError, Severity};
 pub use explain::Explanation;
-pub use headers::{HeaderValueRef, ResponseHeader};
+pub use headers::{HeaderValueRef, ResponseHeader, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK};
+pub use owned_headers::ResponseHeaders;
 pub use policy::{
     AllowedHeaders, AllowedMethods, ExposedHeaders, OriginEntry, Policy, PolicyBuilder,
     MAX_AGE_CHROMIUM_CAP, MAX_AGE_LIMIT,
 };
 pub use request::{CorsRequest, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
+pub use verdict::{DecisionKind, DenyReason, Grant};

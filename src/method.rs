@@ -2,18 +2,12 @@
 //! ones. Used when a policy is built and when a preflight's `Access-Control-Request-Method` is
 //! checked.
 
-use crate::error::IssueKind;
-use crate::origin::pattern::Problem;
+use crate::error::{IssueKind, Problem};
+use crate::token::is_token;
 
-/// RFC 9110 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// RFC 9110 `token`: one or more `tchar`.
-pub(crate) fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b))
-}
+/// Longest `Access-Control-Request-Method`: a longer one fails the preflight, so that a
+/// policy allowing any method never echoes an unbounded token.
+pub const MAX_REQUEST_METHOD_LEN: usize = 64;
 
 /// The six methods Fetch normalises to uppercase (Fetch §2.2.1 "normalize a method").
 const STANDARD: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
@@ -54,30 +48,30 @@ pub(crate) fn parse_config_method(raw: &str) -> Result<String, Problem> {
             IssueKind::InvalidMethod,
             "a method is an HTTP token (letters, digits and !#$%&'*+-.^_`|~)",
         )
-        .hint(if raw.trim() != raw {
+        .with_hint(if raw.trim() != raw {
             format!("remove the whitespace: {:?}", raw.trim())
         } else {
             "list methods one per entry, e.g. [\"GET\", \"PUT\"]".to_owned()
         }));
     }
-    if raw.len() > crate::preflight::MAX_REQUEST_METHOD_LEN {
+    if raw.len() > MAX_REQUEST_METHOD_LEN {
         return Err(Problem::new(
             IssueKind::InvalidMethod,
             format!(
                 "a method of {} bytes can never be requested: preflights asking for a method \
                  longer than {} bytes fail",
                 raw.len(),
-                crate::preflight::MAX_REQUEST_METHOD_LEN
+                MAX_REQUEST_METHOD_LEN
             ),
         )
-        .hint("remove it"));
+        .with_hint("remove it"));
     }
     if is_forbidden(raw.as_bytes()) {
         return Err(Problem::new(
             IssueKind::ForbiddenMethod,
             "browsers never send CONNECT, TRACE or TRACK from a page",
         )
-        .hint("remove it"));
+        .with_hint("remove it"));
     }
     Ok(normalize(raw.as_bytes()).map_or_else(|| raw.to_owned(), str::to_owned))
 }

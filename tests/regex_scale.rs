@@ -70,7 +70,7 @@ fn more_regex_entries_than_the_cap_are_refused() {
         issue.message().contains(&MAX_REGEX_ENTRIES.to_string()),
         "{issue}"
     );
-    assert!(issue.hint_text().unwrap().contains("exact"), "{issue}");
+    assert!(issue.hint().unwrap().contains("exact"), "{issue}");
     assert!(Policy::new(entries(MAX_REGEX_ENTRIES)).is_ok());
 }
 
@@ -118,7 +118,7 @@ fn a_refused_regex_never_replaces_the_serving_policy() {
         let mut builder = Policy::builder();
         builder.origins([leaking]).credentials(true);
         let err = cors.try_reload(&builder).unwrap_err();
-        assert!(err.errors().next().unwrap().hint_text().is_some(), "{err}");
+        assert!(err.errors().next().unwrap().hint().is_some(), "{err}");
         assert_eq!(cors.generation(), 1);
         let app = cors.decide(&CorsRequest::new(b"GET").origin(b"https://app.example.com"));
         assert!(app.is_allowed());

@@ -187,7 +187,7 @@ fn refused_tables() {
                 assert!(!issue.message().is_empty(), "{ctx}: empty message");
             }
             for (issue, hint) in err.errors().zip(&case.hints) {
-                let text = issue.hint_text().unwrap_or("");
+                let text = issue.hint().unwrap_or("");
                 assert!(
                     text.contains(hint.as_str()),
                     "{ctx}: hint {text:?} lacks {hint:?}"

@@ -26,8 +26,9 @@
 //!   beside an exact `https://example.net` does not make `example.net` hosts safe for it.
 //! - **Loopback over `http` or `https` only, in regexes.** An exact or wildcard entry on a
 //!   loopback host may use any scheme with credentials (`ws://localhost:*`); a regex that
-//!   matches `ws://localhost` is refused as insecure (design 2.2 defines the regex's allowed
-//!   language with those two schemes), unless `dangerously_allow_insecure_origins`.
+//!   matches `ws://localhost` is refused as insecure ([`semantics`](super::semantics) defines
+//!   the regex's allowed language with those two schemes), unless
+//!   `dangerously_allow_insecure_origins`.
 //! - **The proof does not count lengths.** Its automaton for the request grammar accepts
 //!   labels over 63 bytes and hosts over 253, and IPv6 literals of the right shape whatever
 //!   their zero runs; a regex whose only counterexamples are such strings is refused as

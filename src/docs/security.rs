@@ -26,7 +26,8 @@
 //! allows `http://app.example.com:8080`, `https://example\.com(\.[a-z]{2})?` allows
 //! `https://example.com.br`, `https://([a-z0-9-]+\.)+amazonaws\.com` allows anyone's bucket.
 //! Trying sample origins against a regex misses such cases by construction, so with
-//! `credentials = true` corsgate decides exactly which origins a regex matches (design 2.2):
+//! `credentials = true` corsgate decides exactly which origins a regex matches
+//! ([`semantics`](super::semantics)):
 //!
 //! 1. **Candidate domains**: the registrable domains (public suffix plus one label, by the
 //!    Public Suffix List) of the hosts the pattern spells out literally, alternations and
@@ -72,7 +73,7 @@
 //!
 //! Budgets (each refusal past them names the entry): 4,096 literal expansions, 256 KiB of
 //! list names beneath the candidates, a 1 MiB DFA, 100,000 product states per regex and
-//! 1,000,000 per policy. The regexes of the design take fewer than 400 product states, a
+//! 1,000,000 per policy. The regexes of `semantics` take fewer than 400 product states, a
 //! label loop over `amazonaws.com` (600 names of the list beneath it) about 10,000.
 //!
 //! Without credentials the proof does not apply (a regex then only decides who may read

@@ -36,14 +36,21 @@
 //! ```
 
 pub mod depth;
+mod fields;
 pub(crate) mod read;
+mod section;
+mod suggest;
 mod tree;
+mod write;
 
 use std::path::Path;
 
 use ahash::AHashSet;
 pub use read::{read_regular_file, MAX_POLICY_FILE_BYTES};
+use section::Section;
+use suggest::did_you_mean;
 use tree::{LineIndex, Node, Spanned};
+pub use write::to_toml;
 
 use crate::error::{Field, Issue, IssueKind, Location, PolicyError};
 use crate::policy::{Policy, PolicyBuilder};
@@ -85,146 +92,6 @@ pub fn active_environment(argument: Option<&str>) -> Option<String> {
     argument
         .map(str::to_owned)
         .or_else(|| std::env::var(ENV_VAR).ok().filter(|v| !v.trim().is_empty()))
-}
-
-type List = Spanned<Vec<Spanned<String>>>;
-
-/// One section's fields, each with where it was written.
-#[derive(Clone, Debug, Default)]
-struct Section {
-    span: std::ops::Range<usize>,
-    origins: Option<List>,
-    methods: Option<List>,
-    allow_headers: Option<List>,
-    expose_headers: Option<List>,
-    credentials: Option<Spanned<bool>>,
-    max_age: Option<Spanned<i64>>,
-    private_network: Option<Spanned<bool>>,
-    preflight_status: Option<Spanned<i64>>,
-    preflight_passthrough: Option<Spanned<bool>>,
-    dangerously_allow_null_origin: Option<Spanned<bool>>,
-    dangerously_allow_insecure_origins: Option<Spanned<bool>>,
-    dangerously_allow_public_suffix_wildcards: Option<Spanned<bool>>,
-    dangerously_reflect_any_origin_with_credentials: Option<Spanned<bool>>,
-}
-
-const FIELDS: [Field; 13] = [
-    Field::Origins,
-    Field::Methods,
-    Field::AllowHeaders,
-    Field::ExposeHeaders,
-    Field::Credentials,
-    Field::MaxAge,
-    Field::PrivateNetwork,
-    Field::PreflightStatus,
-    Field::PreflightPassthrough,
-    Field::DangerouslyAllowNullOrigin,
-    Field::DangerouslyAllowInsecureOrigins,
-    Field::DangerouslyAllowPublicSuffixWildcards,
-    Field::DangerouslyReflectAnyOriginWithCredentials,
-];
-
-impl Section {
-    /// The byte offset of a field's value (or, for a list element, of that element).
-    fn span_of(&self, field: Field, index: Option<usize>) -> Option<usize> {
-        let list = |l: &Option<List>| {
-            l.as_ref()
-                .map(|l| match index.and_then(|i| l.value.get(i)) {
-                    Some(item) => item.span.start,
-                    None => l.span.start,
-                })
-        };
-        let one = |s: Option<std::ops::Range<usize>>| s.map(|s| s.start);
-        match field {
-            Field::Origins => list(&self.origins),
-            Field::Methods => list(&self.methods),
-            Field::AllowHeaders => list(&self.allow_headers),
-            Field::ExposeHeaders => list(&self.expose_headers),
-            Field::Credentials => one(self.credentials.as_ref().map(|s| s.span.clone())),
-            Field::MaxAge => one(self.max_age.as_ref().map(|s| s.span.clone())),
-            Field::PrivateNetwork => one(self.private_network.as_ref().map(|s| s.span.clone())),
-            Field::PreflightStatus => one(self.preflight_status.as_ref().map(|s| s.span.clone())),
-            Field::PreflightPassthrough => {
-                one(self.preflight_passthrough.as_ref().map(|s| s.span.clone()))
-            }
-            Field::DangerouslyAllowNullOrigin => one(self
-                .dangerously_allow_null_origin
-                .as_ref()
-                .map(|s| s.span.clone())),
-            Field::DangerouslyAllowInsecureOrigins => one(self
-                .dangerously_allow_insecure_origins
-                .as_ref()
-                .map(|s| s.span.clone())),
-            Field::DangerouslyAllowPublicSuffixWildcards => one(self
-                .dangerously_allow_public_suffix_wildcards
-                .as_ref()
-                .map(|s| s.span.clone())),
-            Field::DangerouslyReflectAnyOriginWithCredentials => one(self
-                .dangerously_reflect_any_origin_with_credentials
-                .as_ref()
-                .map(|s| s.span.clone())),
-            Field::Environments | Field::Document => None,
-        }
-    }
-
-    /// Whether this section sets the field.
-    fn sets(&self, field: Field) -> bool {
-        self.span_of(field, None).is_some()
-    }
-
-    fn origins_len(&self) -> usize {
-        self.origins.as_ref().map_or(0, |l| l.value.len())
-    }
-
-    /// Applies this section to a builder: as the base, or as an environment on top of it.
-    fn apply(&self, b: &mut PolicyBuilder, is_environment: bool) {
-        let strings = |l: &List| l.value.iter().map(|s| s.value.clone()).collect::<Vec<_>>();
-        if let Some(o) = &self.origins {
-            if is_environment {
-                for s in strings(o) {
-                    b.origin(s);
-                }
-            } else {
-                b.origins(strings(o));
-            }
-        }
-        if let Some(m) = &self.methods {
-            b.methods(strings(m));
-        }
-        if let Some(h) = &self.allow_headers {
-            b.allow_headers(strings(h));
-        }
-        if let Some(h) = &self.expose_headers {
-            b.expose_headers(strings(h));
-        }
-        if let Some(v) = &self.credentials {
-            b.credentials(v.value);
-        }
-        if let Some(v) = &self.max_age {
-            b.max_age_raw(Some(v.value));
-        }
-        if let Some(v) = &self.private_network {
-            b.private_network(v.value);
-        }
-        if let Some(v) = &self.preflight_status {
-            b.preflight_status_raw(Some(v.value));
-        }
-        if let Some(v) = &self.preflight_passthrough {
-            b.preflight_passthrough(v.value);
-        }
-        if let Some(v) = &self.dangerously_allow_null_origin {
-            b.dangerously_allow_null_origin(v.value);
-        }
-        if let Some(v) = &self.dangerously_allow_insecure_origins {
-            b.dangerously_allow_insecure_origins(v.value);
-        }
-        if let Some(v) = &self.dangerously_allow_public_suffix_wildcards {
-            b.dangerously_allow_public_suffix_wildcards(v.value);
-        }
-        if let Some(v) = &self.dangerously_reflect_any_origin_with_credentials {
-            b.dangerously_reflect_any_origin_with_credentials(v.value);
-        }
-    }
 }
 
 /// A parsed policy file: the base section and its environments, each field with its position.
@@ -295,7 +162,7 @@ impl PolicyFile {
                     depth::MAX_DEPTH
                 ),
             )
-            .hint("a policy file is a few levels deep: environments.NAME.origins")
+            .with_hint("a policy file is a few levels deep: environments.NAME.origins")
             .with_location(file.location(too_deep.offset))]));
         }
         let root = match format {
@@ -340,9 +207,32 @@ impl PolicyFile {
         };
         file.base = file.read_section(&members, root.span.clone(), None, &mut issues);
         if issues.iter().any(Issue::is_error) {
+            file.add_policy_issues(&mut issues);
             return Err(PolicyError::new(issues));
         }
         Ok(file)
+    }
+
+    /// Every problem at once: a file with an unknown field or a value of the wrong type is
+    /// still checked as a policy, as far as it could be read, so that the problems of the other
+    /// values are reported beside it. A policy issue about a field the file already reported
+    /// (one of the wrong type, left out of the policy) is not added: it would only repeat it.
+    fn add_policy_issues(&self, issues: &mut Vec<Issue>) {
+        let reported: AHashSet<(Field, Option<String>)> = issues
+            .iter()
+            .filter(|i| i.is_error())
+            .map(|i| (i.field, i.section.clone()))
+            .collect();
+        let before = issues.len();
+        issues.extend(
+            self.check(None)
+                .issues
+                .into_iter()
+                .filter(|i| !reported.contains(&(i.field, i.section.clone()))),
+        );
+        if issues.len() > before {
+            issues.sort_by_key(|i| i.location.as_ref().map(|l| (l.line, l.column)));
+        }
     }
 
     /// The environments the file defines, in file order.
@@ -388,14 +278,15 @@ impl PolicyFile {
                 }
             ),
         )
-        .value(name)
+        .with_value(name)
         .with_location(self.location(0));
         if let Some(best) = did_you_mean(name, known.iter().copied()) {
-            issue = issue.hint(format!("did you mean {best:?}?"));
+            issue = issue.with_hint(format!("did you mean {best:?}?"));
         } else if !known.is_empty() {
-            issue = issue.hint(format!("use one of: {}", known.join(", ")));
+            issue = issue.with_hint(format!("use one of: {}", known.join(", ")));
         } else {
-            issue = issue.hint("add an [environments.NAME] section, or run without an environment");
+            issue = issue
+                .with_hint("add an [environments.NAME] section, or run without an environment");
         }
         PolicyError::new(vec![issue])
     }
@@ -456,28 +347,9 @@ impl PolicyFile {
     /// A warning for each `dangerously_*` option an environment section sets to `true`: a
     /// risk taken in one environment only is easy to miss when the base policy is reviewed.
     fn dangerous_options(&self, name: &str, section: &Section) -> Vec<Issue> {
-        [
-            (
-                Field::DangerouslyAllowNullOrigin,
-                &section.dangerously_allow_null_origin,
-            ),
-            (
-                Field::DangerouslyAllowInsecureOrigins,
-                &section.dangerously_allow_insecure_origins,
-            ),
-            (
-                Field::DangerouslyAllowPublicSuffixWildcards,
-                &section.dangerously_allow_public_suffix_wildcards,
-            ),
-            (
-                Field::DangerouslyReflectAnyOriginWithCredentials,
-                &section.dangerously_reflect_any_origin_with_credentials,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(field, set)| {
-            let set = set.as_ref().filter(|s| s.value)?;
-            Some(
+        section
+            .dangerous_options()
+        .map(|(field, set)| {
                 Issue::warning(
                     IssueKind::DangerousOptionInEnvironment,
                     field,
@@ -486,13 +358,12 @@ impl PolicyFile {
                         field.as_str()
                     ),
                 )
-                .value("true")
-                .hint(format!(
+                .with_value("true")
+                .with_hint(format!(
                     "keep it only if {name} must have it (check --strict refuses it); otherwise remove it"
                 ))
                 .in_section(name)
-                .with_location(self.location(set.span.start)),
-            )
+                .with_location(self.location(set.span.start))
         })
         .collect()
     }
@@ -592,360 +463,6 @@ impl PolicyFile {
         });
         CheckReport { results, issues }
     }
-
-    fn read_section(
-        &mut self,
-        members: &[(Spanned<String>, Spanned<Node>)],
-        span: std::ops::Range<usize>,
-        environment: Option<&str>,
-        issues: &mut Vec<Issue>,
-    ) -> Section {
-        let mut section = Section {
-            span,
-            ..Section::default()
-        };
-        let mut seen: Vec<&str> = Vec::new();
-        for (key, value) in members {
-            let name = key.value.as_str();
-            let place = |issue: Issue| {
-                let issue = issue.with_location(self.location(key.span.start));
-                match environment {
-                    Some(env) => issue.in_section(env),
-                    None => issue,
-                }
-            };
-            if seen.contains(&name) {
-                issues.push(place(
-                    Issue::error(
-                        IssueKind::Syntax,
-                        Field::Document,
-                        format!("{name} is given twice"),
-                    )
-                    .value(name)
-                    .hint("keep one"),
-                ));
-                continue;
-            }
-            seen.push(name);
-            if name == "environments" && environment.is_none() {
-                self.read_environments(value, issues);
-                continue;
-            }
-            let Some(field) = FIELDS.iter().copied().find(|f| f.as_str() == name) else {
-                let mut known: Vec<&str> = FIELDS.iter().map(|f| f.as_str()).collect();
-                if environment.is_none() {
-                    known.push("environments");
-                }
-                let mut issue = Issue::error(
-                    IssueKind::UnknownField,
-                    Field::Document,
-                    format!("unknown field {name:?}"),
-                )
-                .value(name);
-                issue = match did_you_mean(name, known.iter().copied()) {
-                    Some(best) => issue.hint(format!("did you mean {best:?}?")),
-                    None => issue.hint(format!("the fields are: {}", known.join(", "))),
-                };
-                issues.push(place(issue));
-                continue;
-            };
-            let wrong = |expected: &str, example: &str| {
-                let issue = Issue::error(
-                    IssueKind::WrongType,
-                    field,
-                    format!("expected {expected}, found {}", value.value.type_name()),
-                )
-                .hint(format!("for example: {name} = {example}"))
-                .with_location(self.location(value.span.start));
-                match environment {
-                    Some(env) => issue.in_section(env),
-                    None => issue,
-                }
-            };
-            match field {
-                Field::Origins | Field::Methods | Field::AllowHeaders | Field::ExposeHeaders => {
-                    let example = match field {
-                        Field::Origins => "[\"https://app.example.com\"]",
-                        Field::Methods => "[\"GET\", \"PUT\"]",
-                        Field::AllowHeaders => "[\"Content-Type\"]",
-                        _ => "[\"X-Request-Id\"]",
-                    };
-                    let Node::Array(items) = &value.value else {
-                        issues.push(wrong("a list of strings", example));
-                        continue;
-                    };
-                    let mut list = Vec::with_capacity(items.len());
-                    for item in items {
-                        match &item.value {
-                            Node::Str(s) => list.push(Spanned {
-                                value: s.clone(),
-                                span: item.span.clone(),
-                            }),
-                            other => {
-                                let issue = Issue::error(
-                                    IssueKind::WrongType,
-                                    field,
-                                    format!("expected a string, found {}", other.type_name()),
-                                )
-                                .at(list.len())
-                                .hint("quote it")
-                                .with_location(self.location(item.span.start));
-                                issues.push(match environment {
-                                    Some(env) => issue.in_section(env),
-                                    None => issue,
-                                });
-                            }
-                        }
-                    }
-                    let list = Some(Spanned {
-                        value: list,
-                        span: value.span.clone(),
-                    });
-                    match field {
-                        Field::Origins => section.origins = list,
-                        Field::Methods => section.methods = list,
-                        Field::AllowHeaders => section.allow_headers = list,
-                        _ => section.expose_headers = list,
-                    }
-                }
-                Field::MaxAge | Field::PreflightStatus => {
-                    let Node::Int(n) = value.value else {
-                        let example = if field == Field::MaxAge {
-                            "7200"
-                        } else {
-                            "204"
-                        };
-                        issues.push(wrong("a whole number", example));
-                        continue;
-                    };
-                    let v = Some(Spanned {
-                        value: n,
-                        span: value.span.clone(),
-                    });
-                    if field == Field::MaxAge {
-                        section.max_age = v;
-                    } else {
-                        section.preflight_status = v;
-                    }
-                }
-                _ => {
-                    let Node::Bool(b) = value.value else {
-                        issues.push(wrong("true or false", "true"));
-                        continue;
-                    };
-                    let v = Some(Spanned {
-                        value: b,
-                        span: value.span.clone(),
-                    });
-                    match field {
-                        Field::Credentials => section.credentials = v,
-                        Field::PrivateNetwork => section.private_network = v,
-                        Field::PreflightPassthrough => section.preflight_passthrough = v,
-                        Field::DangerouslyAllowNullOrigin => {
-                            section.dangerously_allow_null_origin = v
-                        }
-                        Field::DangerouslyAllowInsecureOrigins => {
-                            section.dangerously_allow_insecure_origins = v
-                        }
-                        Field::DangerouslyAllowPublicSuffixWildcards => {
-                            section.dangerously_allow_public_suffix_wildcards = v
-                        }
-                        _ => section.dangerously_reflect_any_origin_with_credentials = v,
-                    }
-                }
-            }
-        }
-        section
-    }
-
-    fn read_environments(&mut self, value: &Spanned<Node>, issues: &mut Vec<Issue>) {
-        let Node::Table(envs) = &value.value else {
-            issues.push(
-                Issue::error(
-                    IssueKind::WrongType,
-                    Field::Environments,
-                    format!(
-                        "environments is a table of sections, not {}",
-                        value.value.type_name()
-                    ),
-                )
-                .hint("write [environments.development] followed by its fields")
-                .with_location(self.location(value.span.start)),
-            );
-            return;
-        };
-        for (name, body) in envs {
-            if !is_valid_environment_name(&name.value) {
-                let fixed: String = name
-                    .value
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                            c
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect();
-                // The section is not read: its issues would carry the name into every line.
-                issues.push(
-                    Issue::error(
-                        IssueKind::InvalidEnvironmentName,
-                        Field::Environments,
-                        format!(
-                            "environment name {:?}: a name holds only ASCII letters, digits, '-', '_' and '.'",
-                            name.value
-                        ),
-                    )
-                    .value(name.value.clone())
-                    .hint(if fixed.is_empty() {
-                        "name the section, e.g. [environments.staging]".to_owned()
-                    } else {
-                        format!("rename it, e.g. [environments.{fixed}]")
-                    })
-                    .with_location(self.location(name.span.start)),
-                );
-                continue;
-            }
-            let Node::Table(members) = &body.value else {
-                issues.push(
-                    Issue::error(
-                        IssueKind::WrongType,
-                        Field::Environments,
-                        format!(
-                            "environment {:?} is a table of fields, not {}",
-                            name.value,
-                            body.value.type_name()
-                        ),
-                    )
-                    .hint(format!(
-                        "write [environments.{}] followed by its fields",
-                        name.value
-                    ))
-                    .in_section(&name.value)
-                    .with_location(self.location(body.span.start)),
-                );
-                continue;
-            };
-            let section = self.read_section(members, body.span.clone(), Some(&name.value), issues);
-            self.environments.push((name.clone(), section));
-        }
-    }
-}
-
-/// The closest candidate within a small edit distance.
-fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let candidates: Vec<&'a str> = candidates.collect();
-    let lower = name.to_ascii_lowercase();
-    if lower.len() >= 3 {
-        if let Some(prefixed) = candidates.iter().find(|c| c.starts_with(&lower)) {
-            return Some(prefixed);
-        }
-    }
-    let limit = (name.len() / 3).clamp(1, 4);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&name.to_ascii_lowercase(), c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// Writes a builder's settings as a policy file (TOML) that loads back into the same settings.
-///
-/// ```
-/// use corsgate::file::{to_toml, Format, PolicyFile};
-/// use corsgate::Policy;
-///
-/// let mut builder = Policy::builder();
-/// builder.origins(["https://a.example", "regex:https://[a-z]+\\.b\\.example"]).credentials(true).max_age(60);
-/// let text = to_toml(&builder);
-/// let loaded = PolicyFile::parse(&text, "policy.toml", Format::Toml)?.builder(None)?;
-/// assert_eq!(loaded, builder);
-/// # Ok::<(), corsgate::PolicyError>(())
-/// ```
-pub fn to_toml(builder: &PolicyBuilder) -> String {
-    fn quote(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                    out.push_str(&format!("\\u{:04X}", c as u32))
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
-    fn list(values: &[String]) -> String {
-        let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
-        format!("[{}]", items.join(", "))
-    }
-    let b = builder;
-    let mut out = format!("origins = {}\n", list(&b.origins));
-    if let Some(m) = &b.methods {
-        out.push_str(&format!("methods = {}\n", list(m)));
-    }
-    if !b.allow_headers.is_empty() {
-        out.push_str(&format!("allow_headers = {}\n", list(&b.allow_headers)));
-    }
-    if !b.expose_headers.is_empty() {
-        out.push_str(&format!("expose_headers = {}\n", list(&b.expose_headers)));
-    }
-    if let Some(age) = b.max_age {
-        out.push_str(&format!("max_age = {age}\n"));
-    }
-    if let Some(status) = b.preflight_status {
-        out.push_str(&format!("preflight_status = {status}\n"));
-    }
-    for (name, on) in [
-        ("credentials", b.credentials),
-        ("private_network", b.private_network),
-        ("preflight_passthrough", b.preflight_passthrough),
-        (
-            "dangerously_allow_null_origin",
-            b.dangerously_allow_null_origin,
-        ),
-        (
-            "dangerously_allow_insecure_origins",
-            b.dangerously_allow_insecure_origins,
-        ),
-        (
-            "dangerously_allow_public_suffix_wildcards",
-            b.dangerously_allow_public_suffix_wildcards,
-        ),
-        (
-            "dangerously_reflect_any_origin_with_credentials",
-            b.dangerously_reflect_any_origin_with_credentials,
-        ),
-    ] {
-        if on {
-            out.push_str(&format!("{name} = true\n"));
-        }
-    }
-    out
 }
 
 /// Loads a file and builds the policy of the active environment (the argument, else
@@ -963,20 +480,54 @@ pub fn load_policy(
 mod tests {
     use super::*;
 
+    /// An unknown field no longer hides the other problems of the file.
     #[test]
-    fn suggestions() {
+    fn a_misspelt_field_and_five_invalid_values_are_six_errors() {
+        let text = "origins = [\"https://a.example/app\"]\n\
+                    methods = [\"TRACE\"]\n\
+                    allow_headers = [\"cookie\"]\n\
+                    credentails = true\n\
+                    max_age = 100000\n\
+                    preflight_status = 500\n";
+        let err = PolicyFile::parse(text, "policy.toml", Format::Toml).unwrap_err();
+        let found: Vec<_> = err
+            .errors()
+            .map(|i| (i.kind(), i.location().map(|l| l.line)))
+            .collect();
         assert_eq!(
-            did_you_mean("orgins", FIELDS.iter().map(|f| f.as_str())),
-            Some("origins")
+            found,
+            [
+                (IssueKind::OriginHasPath, Some(1)),
+                (IssueKind::ForbiddenMethod, Some(2)),
+                (IssueKind::ForbiddenRequestHeader, Some(3)),
+                (IssueKind::UnknownField, Some(4)),
+                (IssueKind::MaxAgeOutOfRange, Some(5)),
+                (IssueKind::InvalidPreflightStatus, Some(6)),
+            ]
         );
+    }
+
+    /// In an environment too; a field of the wrong type is reported once, not again as the
+    /// policy's empty allowlist.
+    #[test]
+    fn environments_and_wrong_types_are_reported_once_each() {
+        let text = "origins = \"https://a.example\"\n\
+                    [environments.dev]\n\
+                    origins = [\"https://b.example\"]\n\
+                    max_agee = 5\n\
+                    methods = [\"CONNECT\"]\n";
+        let err = PolicyFile::parse(text, "policy.toml", Format::Toml).unwrap_err();
+        let found: Vec<_> = err
+            .errors()
+            .map(|i| (i.kind(), i.location().map(|l| l.line)))
+            .collect();
         assert_eq!(
-            did_you_mean("allowed_headers", FIELDS.iter().map(|f| f.as_str())),
-            Some("allow_headers")
+            found,
+            [
+                (IssueKind::WrongType, Some(1)),
+                (IssueKind::UnknownField, Some(4)),
+                (IssueKind::ForbiddenMethod, Some(5)),
+            ]
         );
-        assert_eq!(
-            did_you_mean("credential", FIELDS.iter().map(|f| f.as_str())),
-            Some("credentials")
-        );
-        assert_eq!(did_you_mean("zzz", FIELDS.iter().map(|f| f.as_str())), None);
     }
 }

@@ -303,10 +303,7 @@ fn check_regex_proofs(b: &PolicyBuilder, result: &Result<Policy, PolicyError>) {
         }
         Err(err) => {
             for issue in err.errors() {
-                let Some(source) = issue
-                    .offending_value()
-                    .and_then(|v| v.strip_prefix("regex:"))
-                else {
+                let Some(source) = issue.value().and_then(|v| v.strip_prefix("regex:")) else {
                     continue;
                 };
                 if !matches!(

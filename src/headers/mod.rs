@@ -34,25 +34,60 @@ use crate::request::Lines;
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
 
-/// A response header corsgate writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ResponseHeader {
-    /// `Access-Control-Allow-Origin`
-    AllowOrigin,
-    /// `Access-Control-Allow-Credentials`
-    AllowCredentials,
-    /// `Access-Control-Allow-Methods`
-    AllowMethods,
-    /// `Access-Control-Allow-Headers`
-    AllowHeaders,
-    /// `Access-Control-Expose-Headers`
-    ExposeHeaders,
-    /// `Access-Control-Max-Age`
-    MaxAge,
-    /// `Access-Control-Allow-Private-Network`
-    AllowPrivateNetwork,
-    /// `Vary`
-    Vary,
+/// The response headers corsgate writes, one row each: the variant, its `HeaderName`, its
+/// lowercase name and its HTTP/1 capitalisation (a test checks the three spellings agree).
+macro_rules! response_headers {
+    ($($variant:ident => $name:expr, $lower:literal, $http1:literal;)*) => {
+        /// A response header corsgate writes.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ResponseHeader {
+            $(
+                #[doc = concat!("`", $http1, "`")]
+                $variant,
+            )*
+        }
+
+        impl ResponseHeader {
+            /// The header's name.
+            pub fn name(self) -> HeaderName {
+                match self {
+                    $(ResponseHeader::$variant => $name,)*
+                }
+            }
+
+            /// The name in lowercase, as HTTP/2 and the `decide` protocol write it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ResponseHeader::$variant => $lower,)*
+                }
+            }
+
+            /// The name as HTTP/1 responses conventionally capitalise it.
+            pub fn http1_name(self) -> &'static str {
+                match self {
+                    $(ResponseHeader::$variant => $http1,)*
+                }
+            }
+        }
+    };
+}
+
+response_headers! {
+    AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        "access-control-allow-origin", "Access-Control-Allow-Origin";
+    AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        "access-control-allow-credentials", "Access-Control-Allow-Credentials";
+    AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
+        "access-control-allow-methods", "Access-Control-Allow-Methods";
+    AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "access-control-allow-headers", "Access-Control-Allow-Headers";
+    ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        "access-control-expose-headers", "Access-Control-Expose-Headers";
+    MaxAge => header::ACCESS_CONTROL_MAX_AGE,
+        "access-control-max-age", "Access-Control-Max-Age";
+    AllowPrivateNetwork => ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        "access-control-allow-private-network", "Access-Control-Allow-Private-Network";
+    Vary => header::VARY, "vary", "Vary";
 }
 
 impl ResponseHeader {
@@ -66,48 +101,6 @@ impl ResponseHeader {
         ResponseHeader::MaxAge,
         ResponseHeader::AllowPrivateNetwork,
     ];
-
-    /// The header's name.
-    pub fn name(self) -> HeaderName {
-        match self {
-            ResponseHeader::AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            ResponseHeader::AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            ResponseHeader::AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
-            ResponseHeader::AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
-            ResponseHeader::ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            ResponseHeader::MaxAge => header::ACCESS_CONTROL_MAX_AGE,
-            ResponseHeader::AllowPrivateNetwork => ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-            ResponseHeader::Vary => header::VARY,
-        }
-    }
-
-    /// The name in lowercase, as HTTP/2 and the `decide` protocol write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResponseHeader::AllowOrigin => "access-control-allow-origin",
-            ResponseHeader::AllowCredentials => "access-control-allow-credentials",
-            ResponseHeader::AllowMethods => "access-control-allow-methods",
-            ResponseHeader::AllowHeaders => "access-control-allow-headers",
-            ResponseHeader::ExposeHeaders => "access-control-expose-headers",
-            ResponseHeader::MaxAge => "access-control-max-age",
-            ResponseHeader::AllowPrivateNetwork => "access-control-allow-private-network",
-            ResponseHeader::Vary => "vary",
-        }
-    }
-
-    /// The name as HTTP/1 responses conventionally capitalise it.
-    pub fn http1_name(self) -> &'static str {
-        match self {
-            ResponseHeader::AllowOrigin => "Access-Control-Allow-Origin",
-            ResponseHeader::AllowCredentials => "Access-Control-Allow-Credentials",
-            ResponseHeader::AllowMethods => "Access-Control-Allow-Methods",
-            ResponseHeader::AllowHeaders => "Access-Control-Allow-Headers",
-            ResponseHeader::ExposeHeaders => "Access-Control-Expose-Headers",
-            ResponseHeader::MaxAge => "Access-Control-Max-Age",
-            ResponseHeader::AllowPrivateNetwork => "Access-Control-Allow-Private-Network",
-            ResponseHeader::Vary => "Vary",
-        }
-    }
 }
 
 impl fmt::Display for ResponseHeader {
@@ -277,6 +270,18 @@ impl HeaderBlocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table's three spellings of each name agree.
+    #[test]
+    fn response_header_names_agree() {
+        for h in ResponseHeader::OWNED
+            .into_iter()
+            .chain([ResponseHeader::Vary])
+        {
+            assert_eq!(h.name().as_str(), h.as_str());
+            assert_eq!(h.http1_name().to_ascii_lowercase(), h.as_str());
+        }
+    }
 
     /// Values `HeaderValue::from_static` would refuse (it panics on them) are rendered
     /// reference-counted, or empty when they are no header value at all; never a panic.

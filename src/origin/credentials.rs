@@ -3,8 +3,8 @@
 //! name beneath which the Public Suffix List has a rule. The `dangerously_*` options that lift
 //! each refusal are applied by the policy; regex entries are proven in `proof`.
 
-use super::pattern::{Problem, TuplePattern};
-use crate::error::IssueKind;
+use super::pattern::TuplePattern;
+use crate::error::{IssueKind, Problem};
 use crate::public_suffix;
 
 /// A non-`https` scheme on a non-loopback host: a network attacker can be that origin.
@@ -25,7 +25,7 @@ pub(crate) fn insecure_scheme(t: &TuplePattern) -> Option<Problem> {
                 t.scheme
             ),
         )
-        .hint(format!(
+        .with_hint(format!(
             "use {:?}, or set dangerously_allow_insecure_origins = true",
             secure.to_string()
         )),
@@ -49,7 +49,7 @@ pub(crate) fn public_suffix_wildcard(t: &TuplePattern) -> Option<Problem> {
                 IssueKind::PublicSuffixWildcard,
                 format!("{base} is a public suffix: anyone can register a domain under it"),
             )
-            .hint(format!(
+            .with_hint(format!(
                 "list your own domain, e.g. {own}, or set \
                  dangerously_allow_public_suffix_wildcards = true"
             )),
@@ -72,7 +72,7 @@ pub(crate) fn public_suffix_wildcard(t: &TuplePattern) -> Option<Problem> {
                  also matches hosts other people own, such as {example}"
             ),
         )
-        .hint(format!(
+        .with_hint(format!(
             "list the hosts you own under {base}, or a wildcard over a name of yours beneath it \
              (e.g. {own}), or set dangerously_allow_public_suffix_wildcards = true"
         )),

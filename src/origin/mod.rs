@@ -15,13 +15,13 @@ pub use host::HostKind;
 pub use parse::{OriginDefect, RequestOrigin, TupleOrigin, MAX_ORIGIN_LEN, MAX_SCHEME_LEN};
 pub use pattern::{OriginPattern, PortPattern, TuplePattern};
 
-use crate::policy::Policy;
 use exact::ExactMatcher;
 use regex::RegexMatcher;
 use wildcard::WildcardMatcher;
 
 /// Why no entry allows an Origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OriginMiss {
     /// The value is not a serialized origin a browser could send.
     Malformed(OriginDefect),
@@ -44,19 +44,24 @@ pub(crate) struct OriginMatcher {
 }
 
 impl OriginMatcher {
-    pub(crate) fn new(policy: &Policy) -> OriginMatcher {
+    /// The matcher for a validated allowlist: `patterns` in the policy's order (an entry's id
+    /// is its position), and the regex entries already compiled into one set.
+    pub(crate) fn new<'p>(
+        patterns: impl IntoIterator<Item = &'p OriginPattern>,
+        regex_set: Option<&regex::CompiledSet>,
+    ) -> OriginMatcher {
         let mut matcher = OriginMatcher::default();
-        for (i, entry) in policy.origins().iter().enumerate() {
+        for (i, pattern) in patterns.into_iter().enumerate() {
             let id = i as u32;
-            match entry.pattern() {
+            match pattern {
                 OriginPattern::Tuple(t) if t.subdomains => matcher.wildcard.insert(t, id),
                 OriginPattern::Tuple(t) => matcher.exact.insert(t, id),
                 OriginPattern::Null => matcher.null = Some(id),
                 OriginPattern::Any | OriginPattern::Regex(_) => {}
             }
         }
-        if let Some(set) = policy.regex_set() {
-            matcher.regex = Some(RegexMatcher::new(set.compiled.clone()));
+        if let Some(set) = regex_set {
+            matcher.regex = Some(RegexMatcher::new(set.clone()));
         }
         matcher.exact_only = matcher.exact.has_no_port_wildcards()
             && matcher.wildcard.is_empty()
@@ -64,7 +69,7 @@ impl OriginMatcher {
         matcher
     }
 
-    /// The index (into [`Policy::origins`]) of an entry that allows `origin`, or why none
+    /// The index (into [`Policy::origins`](crate::Policy::origins)) of an entry that allows `origin`, or why none
     /// does; `Err(None)` when the miss was decided without classifying it (see
     /// [`OriginMatcher::classify`]).
     #[inline]

@@ -9,31 +9,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use super::host::{self, HostDefect, HostKind};
-use crate::error::IssueKind;
-
-/// One problem with one value, before it is placed in a field (`policy.rs` adds field, index
-/// and value).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Problem {
-    pub kind: IssueKind,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl Problem {
-    pub(crate) fn new(kind: IssueKind, message: impl Into<String>) -> Problem {
-        Problem {
-            kind,
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Problem {
-        self.hint = Some(hint.into());
-        self
-    }
-}
+use crate::error::{IssueKind, Problem};
 
 /// Which ports a tuple pattern accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +29,21 @@ impl PortPattern {
             PortPattern::Default => port.is_none(),
             PortPattern::Exact(p) => port == Some(p),
             PortPattern::Any => true,
+        }
+    }
+}
+
+/// A port as an origin writes it after the host: nothing for the default port, `:8443`, or
+/// `:*`. The one rendering of a [`PortPattern`] (patterns, hints and explanations use it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PortSuffix(pub(crate) PortPattern);
+
+impl fmt::Display for PortSuffix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            PortPattern::Default => Ok(()),
+            PortPattern::Exact(p) => write!(f, ":{p}"),
+            PortPattern::Any => f.write_str(":*"),
         }
     }
 }
@@ -116,11 +107,7 @@ impl fmt::Display for TuplePattern {
             f.write_str("*.")?;
         }
         f.write_str(&self.host)?;
-        match self.port {
-            PortPattern::Default => Ok(()),
-            PortPattern::Exact(p) => write!(f, ":{p}"),
-            PortPattern::Any => f.write_str(":*"),
-        }
+        PortSuffix(self.port).fmt(f)
     }
 }
 
@@ -170,13 +157,13 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
     let mut canonicalised = Vec::new();
     if raw.is_empty() {
         return Err(Problem::new(IssueKind::EmptyOrigin, "the entry is empty")
-            .hint("remove it, or write an origin such as \"https://example.com\""));
+            .with_hint("remove it, or write an origin such as \"https://example.com\""));
     }
     if raw.chars().any(char::is_whitespace) {
         let cleaned: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
         return Err(
             Problem::new(IssueKind::Whitespace, "an origin has no whitespace")
-                .hint(format!("did you mean {cleaned:?}?")),
+                .with_hint(format!("did you mean {cleaned:?}?")),
         );
     }
     if raw == "*" {
@@ -200,7 +187,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
                 IssueKind::InvalidRegex,
                 "the regex after \"regex:\" is empty",
             )
-            .hint(
+            .with_hint(
                 "write a pattern for the whole origin, e.g. regex:https://[a-z]+\\.example\\.com",
             ));
         }
@@ -241,7 +228,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
             IssueKind::OriginHasUserinfo,
             "an origin has no userinfo (user:password@)",
         )
-        .hint(format!("did you mean {suggestion:?}?")));
+        .with_hint(format!("did you mean {suggestion:?}?")));
     }
     let suggestion = || format!("{scheme}://{}", authority.to_ascii_lowercase());
     match tail.as_bytes().first() {
@@ -250,19 +237,19 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
         Some(b'/') => {
             return Err(
                 Problem::new(IssueKind::OriginHasPath, "an origin has no path")
-                    .hint(format!("did you mean {:?}?", suggestion())),
+                    .with_hint(format!("did you mean {:?}?", suggestion())),
             )
         }
         Some(b'?') => {
             return Err(
                 Problem::new(IssueKind::OriginHasQuery, "an origin has no query")
-                    .hint(format!("did you mean {:?}?", suggestion())),
+                    .with_hint(format!("did you mean {:?}?", suggestion())),
             )
         }
         Some(_) => {
             return Err(
                 Problem::new(IssueKind::OriginHasFragment, "an origin has no fragment")
-                    .hint(format!("did you mean {:?}?", suggestion())),
+                    .with_hint(format!("did you mean {:?}?", suggestion())),
             )
         }
     }
@@ -272,7 +259,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
             IssueKind::WildcardOverIp,
             "`*.` stands for subdomains, and an IP address has none",
         )
-        .hint(format!("list the address itself: \"{scheme}://[{ip}\"")));
+        .with_hint(format!("list the address itself: \"{scheme}://[{ip}\"")));
     }
 
     // host [":" port]
@@ -281,18 +268,14 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
         None => PortPattern::Default,
         Some(p) => parse_port(p, &scheme, &mut canonicalised)?,
     };
-    let port_text = match port {
-        PortPattern::Default => String::new(),
-        PortPattern::Exact(p) => format!(":{p}"),
-        PortPattern::Any => ":*".to_owned(),
-    };
+    let port_text = PortSuffix(port).to_string();
 
     let (host_text, subdomains) = if raw_host == "*" {
         return Err(Problem::new(
             IssueKind::MisplacedWildcard,
             "a bare `*` host is not a pattern corsgate supports",
         )
-        .hint(format!(
+        .with_hint(format!(
             "write `*` to allow any origin, or \"{scheme}://*.example.com{port_text}\" for the subdomains of one domain"
         )));
     } else if let Some(base) = raw_host.strip_prefix("*.") {
@@ -310,7 +293,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
             IssueKind::WildcardOverIp,
             "`*.` stands for subdomains, and an IP address has none",
         )
-        .hint(format!(
+        .with_hint(format!(
             "list the address itself: \"{scheme}://{host}{port_text}\""
         )));
     }
@@ -326,7 +309,7 @@ pub(crate) fn parse_entry(raw: &str) -> Result<ParsedEntry, Problem> {
                 host::MAX_HOST_LEN
             ),
         )
-        .hint("a wildcard's base is at most 251 bytes"));
+        .with_hint("a wildcard's base is at most 251 bytes"));
     }
     Ok(ParsedEntry {
         pattern: OriginPattern::Tuple(TuplePattern {
@@ -356,7 +339,7 @@ fn missing_scheme(raw: &str) -> Problem {
         IssueKind::MissingScheme,
         "an origin starts with a scheme and \"://\"",
     )
-    .hint(format!("did you mean \"{scheme}://{trimmed}\"?"))
+    .with_hint(format!("did you mean \"{scheme}://{trimmed}\"?"))
 }
 
 fn opaque_scheme(scheme: &str) -> Problem {
@@ -364,7 +347,7 @@ fn opaque_scheme(scheme: &str) -> Problem {
         IssueKind::OpaqueOriginScheme,
         format!("pages on {scheme}: URLs have opaque origins and send `Origin: null`"),
     )
-    .hint(
+    .with_hint(
         "to allow them, list \"null\" and set dangerously_allow_null_origin = true, knowing that \
          every sandboxed iframe sends null too",
     )
@@ -377,7 +360,7 @@ fn check_scheme(raw_scheme: &str, raw: &str) -> Result<String, Problem> {
             IssueKind::MisplacedWildcard,
             "a `*` cannot stand for a scheme",
         )
-        .hint("list each scheme, e.g. \"https://example.com\" and \"http://localhost:*\""));
+        .with_hint("list each scheme, e.g. \"https://example.com\" and \"http://localhost:*\""));
     }
     let valid = scheme.bytes().enumerate().all(|(i, b)| {
         b.is_ascii_lowercase() || (i > 0 && (b.is_ascii_digit() || b"+-.".contains(&b)))
@@ -387,7 +370,7 @@ fn check_scheme(raw_scheme: &str, raw: &str) -> Result<String, Problem> {
             IssueKind::InvalidScheme,
             format!("{raw_scheme:?} is not a URL scheme"),
         )
-        .hint(format!(
+        .with_hint(format!(
             "a scheme is a letter followed by letters, digits, '+', '-' or '.', as in \"https://{}\"",
             &raw[raw.find("://").map_or(0, |i| i + 3)..]
         )));
@@ -411,7 +394,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), Problem> {
                 IssueKind::InvalidIp,
                 "unexpected text after an IPv6 address",
             )
-            .hint("write [address]:port")),
+            .with_hint("write [address]:port")),
         };
     }
     Ok(match authority.split_once(':') {
@@ -433,11 +416,12 @@ fn parse_port(
             IssueKind::MisplacedWildcard,
             "a port is a number or `*`, never part of one",
         )
-        .hint("write `:*` for any port, or list the ports you need"));
+        .with_hint("write `:*` for any port, or list the ports you need"));
     }
     let invalid = |message: &str| {
-        Problem::new(IssueKind::InvalidPort, message.to_owned())
-            .hint("a port is a number from 1 to 65535 without leading zeros, or `*` for any port")
+        Problem::new(IssueKind::InvalidPort, message.to_owned()).with_hint(
+            "a port is a number from 1 to 65535 without leading zeros, or `*` for any port",
+        )
     };
     if text.is_empty() {
         return Err(invalid("the port after ':' is empty"));
@@ -478,12 +462,12 @@ fn misplaced_wildcard(raw_host: &str, scheme: &str, port_text: &str) -> Problem 
         .trim_start_matches('*')
         .trim_start_matches(['.', '-']);
     if !rest.is_empty() && !rest.contains('*') {
-        problem.hint(format!(
+        problem.with_hint(format!(
             "did you mean \"{scheme}://*.{}{port_text}\" (any subdomain), or a regex: entry?",
             rest.to_ascii_lowercase()
         ))
     } else {
-        problem.hint("use a regex: entry for patterns other than `*.domain`")
+        problem.with_hint("use a regex: entry for patterns other than `*.domain`")
     }
 }
 
@@ -497,7 +481,7 @@ fn canonical_host(
     if raw.is_empty() {
         return Err(
             Problem::new(IssueKind::InvalidHost, "the origin has no host")
-                .hint("write a host after \"://\", e.g. \"https://example.com\""),
+                .with_hint("write a host after \"://\", e.g. \"https://example.com\""),
         );
     }
     if let Some(inner) = raw.strip_prefix('[') {
@@ -507,7 +491,7 @@ fn canonical_host(
                 IssueKind::InvalidIp,
                 "an IPv6 zone identifier (%) is not part of an origin",
             )
-            .hint("remove the zone identifier"));
+            .with_hint("remove the zone identifier"));
         }
         let Ok(addr) = inner.parse::<Ipv6Addr>() else {
             return Err(Problem::new(
@@ -520,7 +504,7 @@ fn canonical_host(
                 IssueKind::Ipv4MappedIpv6,
                 "browsers never send an IPv4-mapped IPv6 address as an origin",
             )
-            .hint(format!("did you mean \"{scheme}://{v4}{port_text}\"?")));
+            .with_hint(format!("did you mean \"{scheme}://{v4}{port_text}\"?")));
         }
         let canonical = format!("[{}]", host::ipv6_to_string(addr));
         if canonical != raw {
@@ -533,7 +517,7 @@ fn canonical_host(
             IssueKind::PercentEncoding,
             "browsers decode percent-encoding before they send a host",
         )
-        .hint("write the host itself, without %XX escapes"));
+        .with_hint("write the host itself, without %XX escapes"));
     }
     let ascii =
         if raw.is_ascii() {
@@ -548,7 +532,7 @@ fn canonical_host(
                         IssueKind::InvalidPunycode,
                         "an xn-- label is not valid Punycode for a valid internationalized label",
                     )
-                    .hint("write the Unicode name instead and let corsgate convert it")),
+                    .with_hint("write the Unicode name instead and let corsgate convert it")),
                 }
             }
             lower
@@ -563,7 +547,7 @@ fn canonical_host(
                         IssueKind::InvalidHost,
                         "not a valid internationalized domain name",
                     )
-                    .hint("check the name for characters that IDNA disallows"))
+                    .with_hint("check the name for characters that IDNA disallows"))
                 }
             }
         };
@@ -592,7 +576,7 @@ fn host_problem(defect: HostDefect, host: &str, scheme: &str, port_text: &str) -
             IssueKind::EmptyLabel,
             "the host has an empty label (a leading dot, two dots in a row, or more than one trailing dot)",
         )
-        .hint("remove the extra dot"),
+        .with_hint("remove the extra dot"),
         HostDefect::LabelTooLong => Problem::new(
             IssueKind::LabelTooLong,
             "a label of the host is longer than 63 bytes",
@@ -605,7 +589,7 @@ fn host_problem(defect: HostDefect, host: &str, scheme: &str, port_text: &str) -
             IssueKind::InvalidHost,
             format!("a host cannot contain {:?}", char::from(b)),
         )
-        .hint("hosts are letters, digits, '-', '_' and dots"),
+        .with_hint("hosts are letters, digits, '-', '_' and dots"),
         HostDefect::HyphenAtLabelEdge => Problem::new(
             IssueKind::InvalidHost,
             "a label of the host starts or ends with '-'",
@@ -617,7 +601,7 @@ fn host_problem(defect: HostDefect, host: &str, scheme: &str, port_text: &str) -
                     IssueKind::InvalidIp,
                     format!("browsers read this host as the IPv4 address {dotted}"),
                 )
-                .hint(format!("did you mean \"{scheme}://{dotted}{port_text}\"?"))
+                .with_hint(format!("did you mean \"{scheme}://{dotted}{port_text}\"?"))
             }
             None => Problem::new(
                 IssueKind::InvalidIp,
@@ -628,7 +612,7 @@ fn host_problem(defect: HostDefect, host: &str, scheme: &str, port_text: &str) -
             IssueKind::InvalidIp,
             "an IPv4 address has no trailing dot",
         )
-        .hint(format!(
+        .with_hint(format!(
             "did you mean \"{scheme}://{}{port_text}\"?",
             host.trim_end_matches('.')
         )),

@@ -3,7 +3,7 @@
 //!
 //! Every pattern is anchored as `^(?:pattern)$` and applied only to a request Origin that
 //! already passed the serialized-origin grammar, never to `null`. Such an Origin is ASCII, so
-//! each pattern is compiled in its ASCII form ([`ascii_only`]): character classes cut to ASCII,
+//! each pattern is compiled in its ASCII form (`ascii_only`): character classes cut to ASCII,
 //! non-ASCII literals that can never match removed, Unicode word boundaries replaced by ASCII
 //! ones. On ASCII text the two forms match exactly the same strings, and the ASCII form is the
 //! one the credential proof (`proof`) analyses, so what is proven is what serves.
@@ -52,9 +52,8 @@ use regex_automata::{Anchored, MatchKind};
 use regex_syntax::ast::parse::ParserBuilder;
 use regex_syntax::hir::{self, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Look};
 
-use super::pattern::Problem;
 use super::regex_lint;
-use crate::error::IssueKind;
+use crate::error::{IssueKind, Problem};
 
 /// Longest `regex:` pattern, in bytes.
 pub const MAX_PATTERN_LEN: usize = 8 * 1024;
@@ -88,7 +87,7 @@ pub(crate) struct ParsedRegex {
 
 fn invalid(message: String) -> Problem {
     Problem::new(IssueKind::InvalidRegex, message)
-        .hint("regex entries use Rust regex syntax and must match the whole origin")
+        .with_hint("regex entries use Rust regex syntax and must match the whole origin")
 }
 
 /// Parses one entry's pattern: syntax (standalone, so that `a)|(b` cannot escape the anchors),
@@ -102,7 +101,7 @@ pub(crate) fn parse(source: &str) -> Result<ParsedRegex, Problem> {
                 source.len()
             ),
         )
-        .hint("split it into several regex: entries, or list the origins as exact entries"));
+        .with_hint("split it into several regex: entries, or list the origins as exact entries"));
     }
     let ast = ParserBuilder::new()
         .nest_limit(NEST_LIMIT)
@@ -127,7 +126,7 @@ pub(crate) fn parse(source: &str) -> Result<ParsedRegex, Problem> {
                 MAX_ENTRY_NFA_BYTES >> 10
             ),
         )
-        .hint("use smaller repetition counts, or split it into several regex: entries")
+        .with_hint("use smaller repetition counts, or split it into several regex: entries")
     })?;
     Ok(ParsedRegex { hir })
 }
@@ -292,7 +291,7 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
                     MAX_SET_DFA_BYTES >> 20
                 ),
             )
-            .hint(
+            .with_hint(
                 "use fewer or simpler regex: entries; exact and wildcard entries have no such \
                  limit",
             ),
@@ -334,7 +333,7 @@ pub(crate) fn compile_set(hirs: &[Hir], entries: &[usize]) -> Result<CompiledSet
                             MAX_ENTRY_DFA_BYTES >> 10
                         ),
                     )
-                    .hint("anchor the repeated part to a literal, or use smaller counts"),
+                    .with_hint("anchor the repeated part to a literal, or use smaller counts"),
                 ));
             }
         }

@@ -15,8 +15,7 @@
 use regex_syntax::ast::{self, Ast, RepetitionKind, RepetitionRange};
 use regex_syntax::hir::{Class, HirKind};
 
-use super::pattern::Problem;
-use crate::error::IssueKind;
+use crate::error::{IssueKind, Problem};
 
 /// A host character, as a person writing a host pattern thinks of one (either case).
 fn is_host_char(c: char) -> bool {
@@ -304,7 +303,7 @@ pub(crate) fn check_unescaped_dots(source: &str, ast: &Ast) -> Result<(), Proble
             ),
         ),
     };
-    Err(Problem::new(IssueKind::RegexUnescapedDot, message).hint(hint))
+    Err(Problem::new(IssueKind::RegexUnescapedDot, message).with_hint(hint))
 }
 
 #[cfg(test)]

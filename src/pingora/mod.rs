@@ -19,7 +19,7 @@
 //! headers are carried as owned values ([`ResponseHeaders`]: no heap allocation, no borrow of the
 //! policy) across the upstream's await; the headers are written with
 //! [`ResponseHeaders::apply`], the same code `CorsLayer` and `corsgate serve` use. The
-//! policy is read through [`Cors::decide`]'s per-thread snapshot (design §6: no lock and no
+//! policy is read through [`Cors::decide`]'s per-thread snapshot ([`docs::semantics`](crate::docs::semantics): no lock and no
 //! shared reference count per request), so reloading the shared [`Cors`] handle — by a
 //! [`PolicyWatcher`](crate::watch::PolicyWatcher), and on SIGHUP with [`reload_on_hangup`] —
 //! changes the next request's decision without a restart.
@@ -101,8 +101,8 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::ResponseHeader;
 use pingora_proxy::{FailToProxy, Session};
 
-use crate::decision::ResponseHeaders;
 use crate::engine::Cors;
+use crate::owned_headers::ResponseHeaders;
 use crate::request::CorsRequest;
 
 pub use hangup::reload_on_hangup;

@@ -16,8 +16,8 @@ use http::header::{HeaderMap, HeaderName, VARY};
 use pingora_error::Result;
 use pingora_http::ResponseHeader;
 
-use crate::decision::ResponseHeaders;
 use crate::headers::ResponseHeader as CorsHeader;
+use crate::owned_headers::ResponseHeaders;
 
 thread_local! {
     /// The lines `ResponseHeaders::apply` works on.

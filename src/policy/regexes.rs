@@ -5,7 +5,7 @@
 use ahash::AHashMap;
 use regex_syntax::hir::Hir;
 
-use super::{origin_issue, OriginEntry, PolicyBuilder, RegexSet};
+use super::{OriginEntry, PolicyBuilder, RegexSet};
 use crate::error::{Field, Issue, IssueKind};
 use crate::origin::pattern::OriginPattern;
 use crate::origin::proof::{Prover, Tolerance};
@@ -44,8 +44,8 @@ pub(super) fn check(
     }
     if regexes.len() > MAX_REGEX_ENTRIES {
         let (_, first_past) = regexes[MAX_REGEX_ENTRIES];
-        issues.push(origin_issue(
-            crate::origin::pattern::Problem::new(
+        issues.push(
+            crate::error::Problem::new(
                 IssueKind::InvalidRegex,
                 format!(
                     "the policy has {} regex: entries; corsgate compiles at most \
@@ -53,13 +53,12 @@ pub(super) fn check(
                     regexes.len()
                 ),
             )
-            .hint(
+            .with_hint(
                 "list fixed origins as exact entries and families of subdomains as \
                  https://*.example.com: neither has a limit",
-            ),
-            first_past.index,
-            &first_past.written,
-        ));
+            )
+            .into_issue(Field::Origins, first_past.index, &first_past.written),
+        );
         return checked;
     }
     let mut positions = Vec::with_capacity(regexes.len());
@@ -79,7 +78,7 @@ pub(super) fn check(
             checked.used_insecure |= proof.used_insecure && tolerance.insecure;
             checked.used_reflect |= proof.used_reflect && tolerance.reflect;
             if let Some(problem) = proof.problem {
-                issues.push(origin_issue(problem, e.index, &e.written));
+                issues.push(problem.into_issue(Field::Origins, e.index, &e.written));
                 continue;
             }
         }
@@ -95,7 +94,7 @@ pub(super) fn check(
                 match error {
                     SetError::Entry(i, problem) => {
                         let e = &entries[positions[i]];
-                        issues.push(origin_issue(problem, e.index, &e.written));
+                        issues.push(problem.into_issue(Field::Origins, e.index, &e.written));
                     }
                     SetError::Set(problem) => {
                         let mut issue = Issue::error(problem.kind, Field::Origins, problem.message);

@@ -21,14 +21,14 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 use super::{PreflightDenial, Verdict};
 
 /// Slots per generation.
-pub const CAPACITY: usize = 512;
+pub(crate) const CAPACITY: usize = 512;
 const METHOD_WORDS: usize = 2;
 const HEADER_WORDS: usize = 14;
 const KEY_WORDS: usize = METHOD_WORDS + HEADER_WORDS;
 /// Longest cacheable requested method.
-pub const MAX_METHOD_LEN: usize = METHOD_WORDS * 8;
+pub(crate) const MAX_METHOD_LEN: usize = METHOD_WORDS * 8;
 /// Longest cacheable `Access-Control-Request-Headers` line.
-pub const MAX_HEADERS_LEN: usize = HEADER_WORDS * 8;
+pub(crate) const MAX_HEADERS_LEN: usize = HEADER_WORDS * 8;
 
 // meta: bits 0..8 method length, 8..16 header-line length, 16..18 flags, 18..26 verdict code
 // (0 = empty), bit 26 referenced, 27..64 tag.

@@ -9,6 +9,7 @@ use ahash::AHashSet;
 use crate::method;
 use crate::policy::Policy;
 use crate::request::{Lines, Single};
+use crate::token::{is_token, trim_ows};
 
 /// At most this many bytes of `Access-Control-Request-Headers`, all field lines summed.
 pub const MAX_REQUEST_HEADERS_BYTES: usize = 4096;
@@ -16,9 +17,7 @@ pub const MAX_REQUEST_HEADERS_BYTES: usize = 4096;
 pub const MAX_REQUEST_HEADERS_NAMES: usize = 64;
 /// At most this many empty elements (`,,`, leading or trailing commas, blank lines) are skipped.
 pub const MAX_REQUEST_HEADERS_EMPTY: usize = 16;
-/// Longest `Access-Control-Request-Method`: a longer one fails the preflight, so that a
-/// policy allowing any method never echoes an unbounded token.
-pub const MAX_REQUEST_METHOD_LEN: usize = 64;
+pub use crate::method::MAX_REQUEST_METHOD_LEN;
 
 /// Why a preflight's method, headers or private-network request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,20 +111,6 @@ pub(crate) enum Verdict {
     Denied(PreflightDenial),
 }
 
-/// Optional whitespace around list elements (RFC 9110 OWS).
-#[inline]
-pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    let mut end = bytes.len();
-    while start < end && matches!(bytes[start], b' ' | b'\t') {
-        start += 1;
-    }
-    while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
-        end -= 1;
-    }
-    &bytes[start..end]
-}
-
 /// Calls `visit` with each non-empty element of the `Access-Control-Request-Headers` lines,
 /// enforcing the bounds whatever the policy allows. Returns how many names there were.
 ///
@@ -163,7 +148,7 @@ pub(crate) fn parse_request_headers<'r>(
                 result = Err(PreflightDenial::TooManyRequestHeaders);
                 return false;
             }
-            if !method::is_token(name) {
+            if !is_token(name) {
                 result = Err(PreflightDenial::InvalidRequestHeaderName);
                 return false;
             }
@@ -270,7 +255,7 @@ impl PreflightRules {
         if requested.len() > MAX_REQUEST_METHOD_LEN {
             return Err(PreflightDenial::RequestMethodTooLong);
         }
-        if !method::is_token(requested) {
+        if !is_token(requested) {
             return Err(PreflightDenial::InvalidRequestMethod);
         }
         if method::is_forbidden(requested) {

@@ -38,9 +38,8 @@ use ahash::AHashMap;
 use regex_automata::MatchKind;
 use regex_syntax::hir::Hir;
 
-use super::pattern::Problem;
 use super::{host::HostKind, regex, RequestOrigin};
-use crate::error::IssueKind;
+use crate::error::{IssueKind, Problem};
 use crate::public_suffix;
 
 /// Largest dense DFA built for one regex (and largest determinization working memory).
@@ -125,7 +124,7 @@ impl Prover {
                              the domains it names, and this one could not be: {why}"
                         ),
                     )
-                    .hint(format!(
+                    .with_hint(format!(
                         "{FIX}; to accept it unproven, set {}",
                         both_options(tolerance)
                     ))
@@ -220,7 +219,7 @@ fn decide(found: &search::Findings, candidates: &[String], tolerance: Tolerance)
         let mut tolerance_needed = tolerance;
         tolerance_needed.insecure |= !found.insecure.found();
         return Some(proof(Some(
-            Problem::new(IssueKind::RegexReflection, message).hint(format!(
+            Problem::new(IssueKind::RegexReflection, message).with_hint(format!(
                 "match only hosts on your domains: {FIX}; to accept it as it is, set {}",
                 both_options(tolerance_needed)
             )),
@@ -236,7 +235,7 @@ fn decide(found: &search::Findings, candidates: &[String], tolerance: Tolerance)
                      host that is not loopback, which a network attacker can impersonate"
                 ),
             )
-            .hint(
+            .with_hint(
                 "match https:// only (http:// is fine for localhost, *.localhost, 127.0.0.0/8 \
                  and [::1]), or set dangerously_allow_insecure_origins = true",
             ),

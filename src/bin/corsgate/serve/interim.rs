@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use http::{HeaderMap, StatusCode};
 use tokio::sync::Notify;
 
-use super::hygiene::is_hop_by_hop;
+use super::hop_by_hop::is_hop_by_hop;
 use super::limits::MAX_INTERIM_BYTES;
 
 /// Nothing queued.

@@ -23,6 +23,7 @@ mod access_log;
 mod bodies;
 mod client_io;
 mod demo;
+mod hop_by_hop;
 mod hygiene;
 mod interim;
 mod limits;
@@ -210,19 +211,17 @@ async fn serve(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
-    let defaults = WatchOptions::default();
     let watcher = Arc::new(PolicyWatcher::with_options(
         cors.clone(),
         &args.policy,
         environment.clone(),
-        WatchOptions {
-            watch: !args.no_watch,
-            reload_timeout: args
-                .reload_timeout
-                .get()
-                .unwrap_or(Duration::from_secs(86_400 * 365)),
-            ..defaults
-        },
+        WatchOptions::default()
+            .with_watch(!args.no_watch)
+            .with_reload_timeout(
+                args.reload_timeout
+                    .get()
+                    .unwrap_or(Duration::from_secs(86_400 * 365)),
+            ),
     )?);
     reload::forward_sighup(watcher.clone(), args.policy.display().to_string())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

@@ -1,19 +1,42 @@
-//! A compiled generation: the origin matcher, the preflight rules, every request-independent
+//! A compiled generation, and the [`Snapshot`] of it a decision holds: the origin matcher, the preflight rules, every request-independent
 //! header value rendered once, and a verdict cache that belongs to this generation alone.
 //!
 //! [`Generation::decide`] is the request path: no allocation, no lock, one hash lookup for an
 //! exact origin (more only for misses, wildcards and regexes), and for a preflight one cache
 //! probe or one bounded parse of the requested headers.
 
+use std::cell::RefMut;
 use std::sync::Arc;
 
-use crate::decision::{DecisionKind, DenyReason, Grant};
+use arc_swap::Guard;
+
 use crate::headers::HeaderBlocks;
 use crate::origin::{OriginMatcher, OriginMiss};
-use crate::policy::Policy;
+use crate::policy::{OriginEntry, Policy};
 use crate::preflight::cache::{Key, VerdictCache};
 use crate::preflight::{PreflightDenial, PreflightRules, Verdict};
 use crate::request::{CorsRequest, Line, Lines, Single};
+use crate::verdict::{DecisionKind, DenyReason, Grant};
+
+/// The generation a decision was made with.
+pub(crate) enum Snapshot<'a> {
+    /// This thread's cached generation, lent to the decision.
+    Local(RefMut<'a, Arc<Generation>>),
+    /// A guard from the `ArcSwap`, when this thread's snapshot is already lent out.
+    Shared(Guard<Arc<Generation>>),
+}
+
+impl std::ops::Deref for Snapshot<'_> {
+    type Target = Generation;
+
+    #[inline]
+    fn deref(&self) -> &Generation {
+        match self {
+            Snapshot::Local(g) => g,
+            Snapshot::Shared(g) => g,
+        }
+    }
+}
 
 /// How `*` applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +87,10 @@ impl Generation {
         };
         Generation {
             number,
-            matcher: OriginMatcher::new(&policy),
+            matcher: OriginMatcher::new(
+                policy.origins().iter().map(OriginEntry::pattern),
+                policy.regex_set().map(|set| &set.compiled),
+            ),
             any,
             rules: PreflightRules::new(&policy),
             blocks: HeaderBlocks::new(&policy),

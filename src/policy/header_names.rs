@@ -1,9 +1,8 @@
 //! Header names in a policy: which may be allowed as request headers, which may be exposed,
 //! and which are dropped because browsers expose them anyway.
 
-use crate::error::IssueKind;
-use crate::method::is_token;
-use crate::origin::pattern::Problem;
+use crate::error::{IssueKind, Problem};
+use crate::token::is_token;
 
 /// Fetch's forbidden request-header names (a page can never set them), lowercase.
 /// `proxy-*` and `sec-*` are forbidden as prefixes.
@@ -62,7 +61,7 @@ fn not_a_token(raw: &str) -> Problem {
         IssueKind::InvalidHeaderName,
         "a header name is an HTTP token (letters, digits and !#$%&'*+-.^_`|~)",
     )
-    .hint(if raw.contains(',') {
+    .with_hint(if raw.contains(',') {
         "list one name per entry instead of a comma-separated string".to_owned()
     } else if raw.trim() != raw {
         format!("remove the whitespace: {:?}", raw.trim())
@@ -91,14 +90,14 @@ pub(crate) fn parse_allowed(raw: &str) -> Result<String, Problem> {
             IssueKind::ForbiddenRequestHeader,
             "browsers never let a page set this header, so allowing it changes nothing",
         )
-        .hint("remove it; the browser sets it itself"));
+        .with_hint("remove it; the browser sets it itself"));
     }
     if lower.starts_with("access-control-") || RESPONSE_ONLY.contains(&lower.as_str()) {
         return Err(Problem::new(
             IssueKind::ForbiddenRequestHeader,
             "this is a response header; requests do not carry it",
         )
-        .hint("to let pages read a response header, list it in expose_headers"));
+        .with_hint("to let pages read a response header, list it in expose_headers"));
     }
     Ok(lower)
 }
@@ -127,7 +126,7 @@ pub(crate) fn parse_exposed(raw: &str) -> Result<Exposed, Problem> {
             "this header never appears on an actual response"
         };
         return Err(Problem::new(IssueKind::ForbiddenExposedHeader, why)
-            .hint("remove it from expose_headers"));
+            .with_hint("remove it from expose_headers"));
     }
     if SAFELISTED_RESPONSE.contains(&lower.as_str()) {
         return Ok(Exposed::Safelisted);
