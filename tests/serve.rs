@@ -565,6 +565,12 @@ async fn workers_and_no_access_log() {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(acao(&headers).as_deref(), Some("https://myapp.example"));
+        // Worker threads name themselves once they run: under load the last one may not have
+        // yet when the first response arrives, so wait (bounded) for the count to settle.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while worker_threads(gw.child.id()) != workers && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(worker_threads(gw.child.id()), workers, "{flags:?}");
         gw.signal("HUP");
         gw.wait_for_log("policy file re-read").await;
