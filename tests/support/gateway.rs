@@ -133,11 +133,17 @@ impl Gateway {
 
     /// Waits (up to 10 s) until standard error has shown `needle` (another thread reads it).
     pub async fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_after(0, needle).await;
+    }
+
+    /// Like [`Gateway::wait_for_log`], for what standard error shows past its first `offset`
+    /// bytes (a `log().len()` taken earlier): a needle that an earlier event already printed.
+    pub async fn wait_for_log_after(&self, offset: usize, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.log().contains(needle) {
+        while !self.log()[offset..].contains(needle) {
             assert!(
                 Instant::now() < deadline,
-                "no {needle:?} in the log:\n{}",
+                "no {needle:?} in the log past byte {offset}:\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
