@@ -15,7 +15,7 @@ use http::header::HeaderMap;
 use http::StatusCode;
 
 use crate::explain::Explanation;
-use crate::generation::{AnyOrigin, Generation, Outcome, Snapshot};
+use crate::generation::{AnyOrigin, Chosen, CompiledPolicy, Outcome, Snapshot};
 use crate::headers::{vary, AllowOrigin, HeaderValueRef, ResponseHeader};
 #[cfg(feature = "tower")]
 use crate::owned_headers::ForwardHeaders;
@@ -48,6 +48,7 @@ use crate::verdict::{DecisionKind, DenyReason, Grant};
 #[must_use = "a decision changes nothing until its headers are applied or written"]
 pub struct Decision<'c, 'r> {
     generation: Snapshot<'c>,
+    chosen: Chosen,
     /// What of the request the headers and the explanation still need.
     request_method: Lines<'r>,
     request_headers: Lines<'r>,
@@ -66,17 +67,30 @@ impl fmt::Debug for Decision<'_, '_> {
 
 impl<'c, 'r> Decision<'c, 'r> {
     pub(crate) fn new(generation: Snapshot<'c>, request: &CorsRequest<'r>) -> Decision<'c, 'r> {
-        let outcome = generation.decide(request);
+        let chosen = generation.choose(request);
+        let outcome = if chosen.off {
+            CompiledPolicy::off()
+        } else {
+            generation.policy(chosen).decide(request)
+        };
         // Only preflights need these later (the echoed header list, the explanation). Not
         // copying them otherwise matters: reading a request built a moment ago with wide loads
         // stalls store forwarding, which cost about 10 ns per decision, measured.
         let (request_method, request_headers) = (request.request_method, request.request_headers);
         Decision {
             generation,
+            chosen,
             request_method,
             request_headers,
             outcome,
         }
+    }
+
+    /// The compiled policy that decided (`default` for an `off` route, which reads nothing
+    /// of it).
+    #[inline(always)]
+    fn compiled(&self) -> &CompiledPolicy {
+        self.generation.policy(self.chosen)
     }
 
     /// The preflight's requested method, Fetch-normalised (what `*` with credentials echoes).
@@ -102,13 +116,13 @@ impl<'c, 'r> Decision<'c, 'r> {
 
     /// Why it was refused.
     pub fn deny_reason(&self) -> Option<DenyReason> {
-        self.generation.classified(&self.outcome).err()
+        self.compiled().classified(&self.outcome).err()
     }
 
     /// The allowlist entry that matched, if one did.
     pub fn matched_entry(&self) -> Option<&OriginEntry> {
         match self.outcome.verdict {
-            Ok(Grant::Entry(i)) => self.generation.policy.origins().get(i as usize),
+            Ok(Grant::Entry(i)) => self.compiled().policy.origins().get(i as usize),
             _ => None,
         }
     }
@@ -120,8 +134,8 @@ impl<'c, 'r> Decision<'c, 'r> {
             return None;
         }
         match self.outcome.verdict {
-            Ok(_) => StatusCode::from_u16(self.generation.policy.preflight_status()).ok(),
-            Err(_) if self.generation.policy.preflight_passthrough() => None,
+            Ok(_) => StatusCode::from_u16(self.compiled().policy.preflight_status()).ok(),
+            Err(_) if self.compiled().policy.preflight_passthrough() => None,
             Err(_) => Some(StatusCode::FORBIDDEN),
         }
     }
@@ -137,9 +151,33 @@ impl<'c, 'r> Decision<'c, 'r> {
         self.generation.number
     }
 
-    /// The policy that decided.
+    /// The policy that decided (for a request on an `off` route, which no policy decides,
+    /// the set's default policy; see [`is_off`](Decision::is_off)).
     pub fn policy(&self) -> &Policy {
-        &self.generation.policy
+        &self.compiled().policy
+    }
+
+    /// The name of the policy that decided: `default`, a named policy of the set, or `off`.
+    pub fn policy_name(&self) -> &str {
+        if self.chosen.off {
+            return crate::policy::OFF_POLICY;
+        }
+        self.generation.set.policies()[self.chosen.policy as usize].name()
+    }
+
+    /// The name of the route that chose the policy; `None` when no route matched (the default
+    /// policy decided) or the set has no routes.
+    pub fn route_name(&self) -> Option<&str> {
+        self.generation
+            .set
+            .routes()
+            .get(self.chosen.route as usize)
+            .map(|r| r.name())
+    }
+
+    /// `true` when the request's route turns CORS off: nothing was checked, nothing is added.
+    pub fn is_off(&self) -> bool {
+        self.chosen.off
     }
 
     /// The headers corsgate sets: the whole header set of a preflight it answers, or what it
@@ -170,7 +208,10 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// Calls `f` with each header, in order. The one place that says which headers a decision
     /// has; callers that write them somewhere use it directly, without an intermediate array.
     fn visit_headers<'a>(&'a self, mut f: impl FnMut(ResponseHeader, HeaderValueRef<'a>)) {
-        let g: &'a Generation = &self.generation;
+        if self.chosen.off {
+            return;
+        }
+        let g: &'a CompiledPolicy = self.compiled();
         let b = &g.blocks;
         let o = &self.outcome;
         let independent = g.any == AnyOrigin::Star;
@@ -281,7 +322,10 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// copies were a tenth of the layer's cost). Answered preflights never reach here.
     #[cfg(feature = "tower")]
     pub(crate) fn forward_headers(&self) -> ForwardHeaders {
-        let g: &Generation = &self.generation;
+        if self.chosen.off {
+            return ForwardHeaders::default();
+        }
+        let g: &CompiledPolicy = self.compiled();
         let b = &g.blocks;
         let o = &self.outcome;
         let value = |v: HeaderValueRef<'_>| v.to_header_value();
@@ -370,9 +414,13 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// A one-line reason, cheap to produce (no scan of the allowlist): which entry matched, or
     /// why the request was refused. [`explain`](Decision::explain) says more.
     pub fn reason(&self) -> String {
-        let policy = &self.generation.policy;
+        let policy = &self.compiled().policy;
         match self.outcome.verdict {
             Ok(Grant::NotCors) => "not a CORS request (no Origin)".to_owned(),
+            Ok(Grant::RouteOff) => format!(
+                "CORS is off on route {}",
+                self.route_name().unwrap_or_default()
+            ),
             Ok(Grant::Entry(i)) => match policy.origins().get(i as usize) {
                 Some(entry) => format!("origin matches {entry}"),
                 None => "origin allowed".to_owned(),
@@ -390,12 +438,39 @@ impl<'c, 'r> Decision<'c, 'r> {
 
     /// Why: which entry matched, or why nothing did, with near misses.
     pub fn explain(&self) -> Explanation {
-        Explanation::new(
-            &self.generation,
+        let explanation = Explanation::new(
+            self.compiled(),
             self.request_method,
             self.request_headers,
             &self.outcome,
             self.status(),
-        )
+        );
+        if self.generation.selection.is_empty() {
+            return explanation;
+        }
+        let line = match self.generation.set.routes().get(self.chosen.route as usize) {
+            None => "no route matches the request's host and path, so the default policy decides"
+                .to_owned(),
+            Some(route) => {
+                let hosts = route.hosts().map_or_else(
+                    || "every host".to_owned(),
+                    |h| {
+                        h.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                );
+                let prefix = route
+                    .path_prefix()
+                    .map_or_else(|| "every path".to_owned(), |p| format!("path_prefix {p}"));
+                format!(
+                    "route {} ({hosts}; {prefix}) chose policy {}: the most specific route whose host and path match (exact host, then wildcards with more labels, then routes without hosts; then the longest path_prefix)",
+                    route.name(),
+                    self.policy_name()
+                )
+            }
+        };
+        explanation.with_route(line)
     }
 }

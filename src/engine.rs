@@ -21,7 +21,7 @@ use crate::cache_padded::CachePadded;
 use crate::decision::Decision;
 use crate::error::PolicyError;
 use crate::generation::{Generation, Snapshot};
-use crate::policy::{Policy, PolicyBuilder};
+use crate::policy::{Policy, PolicyBuilder, PolicySet, PolicySetBuilder};
 use crate::request::CorsRequest;
 
 /// The CORS engine: a compiled policy behind a lock-free, hot-swappable pointer.
@@ -108,10 +108,16 @@ impl Reloaded {
 }
 
 impl Cors {
-    /// Compiles `policy` as generation 1.
+    /// Compiles `policy` as generation 1 (a set of one policy, `default`).
     pub fn new(policy: Policy) -> Cors {
+        Cors::with_set(PolicySet::single(policy))
+    }
+
+    /// Compiles a policy set as generation 1: each request is decided by the policy its host
+    /// and path choose.
+    pub fn with_set(set: PolicySet) -> Cors {
         Cors {
-            current: ArcSwap::from_pointee(Generation::compile(Arc::new(policy), 1)),
+            current: ArcSwap::from_pointee(Generation::compile(Arc::new(set), 1)),
             version: AtomicU64::new(0),
             snapshots: ThreadLocal::new(),
             reload_lock: Mutex::new(()),
@@ -154,15 +160,20 @@ impl Cors {
     /// the new generation starts with an empty verdict cache. Reloading the serving policy's
     /// own settings changes nothing.
     pub fn reload(&self, policy: Policy) -> Reloaded {
+        self.reload_set(PolicySet::single(policy))
+    }
+
+    /// [`Cors::reload`] for a policy set: the whole set is swapped at once.
+    pub fn reload_set(&self, set: PolicySet) -> Reloaded {
         let _serialised = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current.load();
-        if *current.policy == policy {
+        if *current.set == set {
             return Reloaded {
                 generation: current.number,
                 changed: false,
             };
         }
-        self.install(Generation::compile(Arc::new(policy), 0))
+        self.install(Generation::compile(Arc::new(set), 0))
     }
 
     /// [`Cors::reload`] for the file watcher, which may abandon a reload that runs past its
@@ -173,25 +184,25 @@ impl Cors {
     #[cfg(feature = "watch")]
     pub(crate) fn reload_if(
         &self,
-        policy: Policy,
+        set: PolicySet,
         commit: impl FnOnce() -> bool,
     ) -> Option<Reloaded> {
-        let unchanged = |current: &Generation, policy: &Policy| {
-            (current.policy.as_ref() == policy).then_some(Reloaded {
+        let unchanged = |current: &Generation, set: &PolicySet| {
+            (current.set.as_ref() == set).then_some(Reloaded {
                 generation: current.number,
                 changed: false,
             })
         };
-        if let Some(same) = unchanged(&self.current.load(), &policy) {
+        if let Some(same) = unchanged(&self.current.load(), &set) {
             return Some(same);
         }
-        let next = Generation::compile(Arc::new(policy), 0);
+        let next = Generation::compile(Arc::new(set), 0);
         let _serialised = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         if !commit() {
             return None;
         }
         // Another reload may have swapped in the same settings while this one compiled.
-        if let Some(same) = unchanged(&self.current.load(), &next.policy) {
+        if let Some(same) = unchanged(&self.current.load(), &next.set) {
             return Some(same);
         }
         Some(self.install(next))
@@ -216,14 +227,25 @@ impl Cors {
         builder.build().map(|policy| self.reload(policy))
     }
 
+    /// Validates and reloads a policy set; on any problem returns them all and keeps the
+    /// serving set.
+    pub fn try_reload_set(&self, builder: &PolicySetBuilder) -> Result<Reloaded, PolicyError> {
+        builder.build().map(|set| self.reload_set(set))
+    }
+
     /// The serving generation's number (1 for the policy given to [`Cors::new`]).
     pub fn generation(&self) -> u64 {
         self.current.load().number
     }
 
-    /// The serving policy.
+    /// The serving set's default policy (for a single policy: the serving policy).
     pub fn policy(&self) -> Arc<Policy> {
-        Arc::clone(&self.current.load().policy)
+        Arc::clone(self.current.load().set.default_policy())
+    }
+
+    /// The serving policy set.
+    pub fn policy_set(&self) -> Arc<PolicySet> {
+        Arc::clone(&self.current.load().set)
     }
 
     /// Heap bytes of the serving generation's compiled `regex:` entries, and the ceiling they
@@ -234,16 +256,24 @@ impl Cors {
     /// [`origin::regex::MAX_SET_DFA_BYTES`]: crate::origin::regex::MAX_SET_DFA_BYTES
     pub fn regex_memory_usage(&self) -> (usize, usize) {
         (
-            self.current.load().matcher.regex_memory_usage(),
+            self.current
+                .load()
+                .policies
+                .iter()
+                .map(|p| p.matcher.regex_memory_usage())
+                .sum(),
             crate::origin::regex::MAX_SET_DFA_BYTES,
         )
     }
 
-    /// Occupied slots in the serving generation's preflight verdict cache, and its capacity.
+    /// Occupied slots in the serving generation's preflight verdict caches (all policies),
+    /// and the capacity of those allocated so far (a policy's cache is allocated on its first
+    /// preflight).
     pub fn verdict_cache_usage(&self) -> (usize, usize) {
-        (
-            self.current.load().cache.len(),
-            crate::preflight::cache::CAPACITY,
-        )
+        let current = self.current.load();
+        let caches = current.policies.iter().filter_map(|p| p.cache.get());
+        caches.fold((0, 0), |(len, cap), c| {
+            (len + c.len(), cap + crate::preflight::cache::CAPACITY)
+        })
     }
 }

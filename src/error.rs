@@ -61,6 +61,20 @@ pub enum Field {
     Environments,
     /// The document as a whole (syntax errors, unknown top-level fields).
     Document,
+    /// `policies` (a policy set's named policies; an issue about a policy's name)
+    Policies,
+    /// `routes` (a policy set's routes; an issue about a route as a whole)
+    Routes,
+    /// `hosts` (a route's host entries)
+    Hosts,
+    /// `path_prefix` (a route's path prefix)
+    PathPrefix,
+    /// `policy` (the policy a route names)
+    Policy,
+    /// `name` (a route's name)
+    Name,
+    /// `origins_file` (a file of origin entries a policy adds to its `origins`)
+    OriginsFile,
 }
 
 impl Field {
@@ -86,6 +100,13 @@ impl Field {
             }
             Field::Environments => "environments",
             Field::Document => "document",
+            Field::Policies => "policies",
+            Field::Routes => "routes",
+            Field::Hosts => "hosts",
+            Field::PathPrefix => "path_prefix",
+            Field::Policy => "policy",
+            Field::Name => "name",
+            Field::OriginsFile => "origins_file",
         }
     }
 }
@@ -229,6 +250,34 @@ issue_kinds! {
     DangerousOptionInEnvironment => "dangerous_option_in_environment",
     /// The file could not be read.
     Io => "io",
+    // ---- policy sets ---------------------------------------------------------------------
+    /// A policy name that is empty, too long, or has a character other than ASCII letters,
+    /// digits, `-` and `_`.
+    InvalidPolicyName => "invalid_policy_name",
+    /// `default` or `off` used as the name of a named policy.
+    ReservedPolicyName => "reserved_policy_name",
+    /// A route names a policy the set does not define.
+    UnknownPolicy => "unknown_policy",
+    /// A route host that is not a DNS name, a `*.` wildcard over one, or an IP literal.
+    InvalidRouteHost => "invalid_route_host",
+    /// A `path_prefix` that does not start with `/`, has a `.` or `..` segment, a `%`, an
+    /// empty segment, or a character outside a path.
+    InvalidPathPrefix => "invalid_path_prefix",
+    /// Two routes (or one route twice) with the same host entry and path prefix.
+    DuplicateRoute => "duplicate_route",
+    /// Two routes with the same name.
+    DuplicateRouteName => "duplicate_route_name",
+    /// More routes, hosts or policies than a set may hold.
+    TooManyRoutes => "too_many_routes",
+    /// A warning: a route host or prefix was rewritten to its canonical form.
+    NonCanonicalRoute => "non_canonical_route",
+    /// A warning: a named policy that no route uses.
+    UnusedPolicy => "unused_policy",
+    /// A warning: a route no request can reach.
+    UnreachableRoute => "unreachable_route",
+    /// An `origins_file` path that is absolute, leaves the policy file's directory, or is not
+    /// a regular file of at most the size cap.
+    InvalidOriginsFile => "invalid_origins_file",
 }
 
 impl fmt::Display for IssueKind {
@@ -269,6 +318,10 @@ pub struct Issue {
     pub(crate) environment: Option<String>,
     /// The environment section the offending value is written in (`None`: the base policy).
     pub(crate) section: Option<String>,
+    /// The named policy of a set the issue is about (`None`: the default policy, or a route).
+    pub(crate) policy: Option<String>,
+    /// The route of a set the issue is about, by position.
+    pub(crate) route: Option<usize>,
 }
 
 impl Issue {
@@ -284,6 +337,8 @@ impl Issue {
             location: None,
             environment: None,
             section: None,
+            policy: None,
+            route: None,
         }
     }
 
@@ -320,6 +375,27 @@ impl Issue {
         self.environment = Some(name.to_owned());
         self.section = Some(name.to_owned());
         self
+    }
+
+    pub(crate) fn in_policy(mut self, name: &str) -> Issue {
+        self.policy = Some(name.to_owned());
+        self
+    }
+
+    pub(crate) fn in_route(mut self, index: usize) -> Issue {
+        self.route = Some(index);
+        self
+    }
+
+    /// The named policy of a policy set the issue is about; `None` for the default policy
+    /// (the top-level fields) and for routes.
+    pub fn policy(&self) -> Option<&str> {
+        self.policy.as_deref()
+    }
+
+    /// The route of a policy set the issue is about, by its position in `routes`.
+    pub fn route(&self) -> Option<usize> {
+        self.route
     }
 
     /// The machine-readable kind.
@@ -390,6 +466,25 @@ impl Issue {
             if !whole {
                 path.push('.');
             }
+        }
+        if let Some(route) = self.route {
+            path.push_str(&format!("routes[{route}]"));
+            if self.field != Field::Routes {
+                path.push('.');
+                path.push_str(self.field.as_str());
+                if let Some(i) = self.index {
+                    path.push_str(&format!("[{i}]"));
+                }
+            }
+            return path;
+        }
+        if let Some(policy) = &self.policy {
+            path.push_str("policies.");
+            path.push_str(policy);
+            if self.field == Field::Policies {
+                return path;
+            }
+            path.push('.');
         }
         if !whole || self.section.is_none() && self.field == Field::Environments {
             path.push_str(self.field.as_str());

@@ -8,7 +8,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::generation::{Generation, Outcome};
+use crate::generation::{CompiledPolicy, Outcome};
 use crate::origin::pattern::PortSuffix;
 use crate::origin::{
     OriginDefect, OriginMiss, OriginPattern, PortPattern, RequestOrigin, TuplePattern,
@@ -36,7 +36,7 @@ impl Explanation {
     }
 
     pub(crate) fn new(
-        g: &Generation,
+        g: &CompiledPolicy,
         request_method: Lines<'_>,
         request_headers: Lines<'_>,
         outcome: &Outcome<'_>,
@@ -45,6 +45,7 @@ impl Explanation {
         let policy = &g.policy;
         let kind = outcome.kind;
         let verdict = match (kind, outcome.verdict.is_ok()) {
+            _ if outcome.verdict == Ok(Grant::RouteOff) => "CORS is off on this route".to_owned(),
             (DecisionKind::NotCors, _) => "not a CORS request (no Origin header)".to_owned(),
             (k, true) => format!("{} allowed", k.as_str()),
             (k, false) => format!("{} denied", k.as_str()),
@@ -76,6 +77,9 @@ impl Explanation {
             Ok(Grant::ReflectAny) => details.push(
                 "`*` with credentials and dangerously_reflect_any_origin_with_credentials echoes every valid origin".to_owned(),
             ),
+            Ok(Grant::RouteOff) => details.push(
+                "the route's policy is `off`: corsgate checks nothing and adds nothing, not even Vary".to_owned(),
+            ),
             Err(DenyReason::MultipleOrigins) => {
                 details.push("the request has several Origin values; browsers send exactly one".to_owned())
             }
@@ -100,6 +104,12 @@ impl Explanation {
         }
         Explanation { summary, details }
     }
+
+    /// Puts first the line that says which route and policy decided, and why.
+    pub(crate) fn with_route(mut self, line: String) -> Explanation {
+        self.details.insert(0, line);
+        self
+    }
 }
 
 impl fmt::Display for Explanation {
@@ -112,7 +122,7 @@ impl fmt::Display for Explanation {
     }
 }
 
-fn entry_label(g: &Generation, index: usize) -> String {
+fn entry_label(g: &CompiledPolicy, index: usize) -> String {
     g.policy
         .origins()
         .get(index)
@@ -120,7 +130,7 @@ fn entry_label(g: &Generation, index: usize) -> String {
 }
 
 /// Tries simple repairs of a malformed Origin and reports the ones that would be allowed.
-fn origin_details(g: &Generation, origin: &[u8], miss: OriginMiss, details: &mut Vec<String>) {
+fn origin_details(g: &CompiledPolicy, origin: &[u8], miss: OriginMiss, details: &mut Vec<String>) {
     let text = String::from_utf8_lossy(origin).into_owned();
     match miss {
         OriginMiss::Null => details.push(
@@ -168,7 +178,7 @@ fn origin_details(g: &Generation, origin: &[u8], miss: OriginMiss, details: &mut
 
 /// `https://a.example.com.` against `https://*.example.com`, and the reverse.
 fn trailing_dot_miss(
-    g: &Generation,
+    g: &CompiledPolicy,
     t: &crate::origin::TupleOrigin<'_>,
     details: &mut Vec<String>,
 ) {
@@ -192,7 +202,7 @@ fn trailing_dot_miss(
     }
 }
 
-fn near_misses(g: &Generation, t: &crate::origin::TupleOrigin<'_>, details: &mut Vec<String>) {
+fn near_misses(g: &CompiledPolicy, t: &crate::origin::TupleOrigin<'_>, details: &mut Vec<String>) {
     let scheme = String::from_utf8_lossy(t.scheme()).into_owned();
     let host = String::from_utf8_lossy(t.host()).into_owned();
     let before = details.len();
@@ -277,7 +287,7 @@ fn port_suffix(p: &TuplePattern) -> String {
 }
 
 fn preflight_details(
-    g: &Generation,
+    g: &CompiledPolicy,
     request_method: Lines<'_>,
     request_headers: Lines<'_>,
     denial: PreflightDenial,

@@ -59,13 +59,15 @@
 //! | 1 vocabulary | `error` | [`Issue`], [`PolicyError`], the issue kinds, and the `Problem` a check reports before the policy places it |
 //! | 1 vocabulary | `token` | RFC 9110 `token` and optional whitespace |
 //! | 1 vocabulary | `cache_padded` | a value alone on its cache line |
+//! | 1 vocabulary | `suggest` | "did you mean": the closest name to a misspelt one |
 //! | 1 vocabulary | `public_suffix` | the vendored Public Suffix List |
 //! | 1 vocabulary | `request` | [`CorsRequest`]: the request's CORS field lines, borrowed |
 //! | 2 grammar | [`origin`] | origins as sent, patterns as configured, the compiled matcher, the regex proof |
 //! | 2 grammar | `method` | methods: tokens, Fetch's normalisation, the forbidden ones |
-//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules (policy sets — named policies and their routes — will live here too) |
+//! | 3 policy | `policy` | [`PolicyBuilder`] → validated [`Policy`]: the allowlist's checks, the other fields' checks, header-name rules; [`PolicySet`]: named policies and the routes that choose one |
 //! | 4 rendering | `headers` | every response header value rendered once per policy, `Vary` merging |
 //! | 5 preflight | [`preflight`] | the preflight's method and header checks, the verdict cache |
+//! | 6 compiled | `selection` | a set's routes compiled into hash tables: the request's host and path → route and policy |
 //! | 6 compiled | `verdict` | what a decision concluded: [`DecisionKind`], [`Grant`], [`DenyReason`] |
 //! | 6 compiled | `generation` | one compiled policy (the unit a reload swaps; a compiled policy set later) and the snapshot a decision holds |
 //! | 7 deciding | `explain` | [`Explanation`]: why, in words |
@@ -191,6 +193,8 @@ mod policy;
 pub mod preflight;
 mod public_suffix;
 mod request;
+mod selection;
+mod suggest;
 mod token;
 mod verdict;
 #[cfg(feature = "watch")]
@@ -210,8 +214,10 @@ pub use explain::Explanation;
 pub use headers::{HeaderValueRef, ResponseHeader, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK};
 pub use owned_headers::ResponseHeaders;
 pub use policy::{
-    AllowedHeaders, AllowedMethods, ExposedHeaders, OriginEntry, Policy, PolicyBuilder,
-    MAX_AGE_CHROMIUM_CAP, MAX_AGE_LIMIT,
+    is_valid_policy_name, AllowedHeaders, AllowedMethods, ExposedHeaders, NamedPolicy, OriginEntry,
+    Policy, PolicyBuilder, PolicySet, PolicySetBuilder, Route, RouteBuilder, RouteHost,
+    RouteTarget, DEFAULT_POLICY, MAX_AGE_CHROMIUM_CAP, MAX_AGE_LIMIT, MAX_PATH_PREFIX_LEN,
+    MAX_POLICIES, MAX_POLICY_NAME_LEN, MAX_ROUTES, MAX_ROUTE_HOSTS, OFF_POLICY,
 };
 pub use request::{CorsRequest, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
 pub use verdict::{DecisionKind, DenyReason, Grant};

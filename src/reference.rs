@@ -505,3 +505,192 @@ fn canonical_ipv6(inner: &str) -> bool {
     }
     out == inner
 }
+
+/// A policy set as the reference sees it: every route scanned for each request.
+#[derive(Debug)]
+pub struct ReferenceSet<'s> {
+    set: &'s crate::policy::PolicySet,
+    policies: Vec<Reference<'s>>,
+}
+
+/// Which route and policy the reference chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceChoice {
+    /// The route's name, `None` when no route matched.
+    pub route: Option<String>,
+    /// `"default"`, a name, or `"off"`.
+    pub policy: String,
+}
+
+impl<'s> ReferenceSet<'s> {
+    /// The reference for every policy of the set.
+    pub fn new(set: &'s crate::policy::PolicySet) -> ReferenceSet<'s> {
+        ReferenceSet {
+            set,
+            policies: set
+                .policies()
+                .iter()
+                .map(|p| Reference::new(p.policy()))
+                .collect(),
+        }
+    }
+
+    /// Chooses by the design's §8 with a linear scan: every route whose host and path match,
+    /// the most specific host first (exact, then wildcards by labels, then no hosts), then the
+    /// longest prefix.
+    pub fn choose(&self, host: Option<&[u8]>, path: &[u8]) -> (Option<usize>, ReferenceChoice) {
+        let host = host.and_then(normalise_host);
+        let path = reference_path(path);
+        let mut best: Option<((usize, usize), usize)> = None;
+        for (i, route) in self.set.routes().iter().enumerate() {
+            let host_rank = match (route.hosts(), &host) {
+                (None, _) => Some(0),
+                (Some(_), None) => None,
+                (Some(hosts), Some(h)) => hosts
+                    .iter()
+                    .filter(|entry| entry.matches(h))
+                    .map(|entry| entry.rank())
+                    .max(),
+            };
+            let Some(host_rank) = host_rank else { continue };
+            let prefix_len = match route.path_prefix() {
+                None => 0,
+                Some(prefix) => {
+                    let segment_wise = path == prefix
+                        || (path.starts_with(prefix) && path[prefix.len()..].starts_with('/'));
+                    if !segment_wise {
+                        continue;
+                    }
+                    prefix.len()
+                }
+            };
+            let rank = (host_rank, prefix_len);
+            if best.is_none_or(|(b, _)| rank > b) {
+                best = Some((rank, i));
+            }
+        }
+        match best {
+            None => (
+                None,
+                ReferenceChoice {
+                    route: None,
+                    policy: crate::policy::DEFAULT_POLICY.to_owned(),
+                },
+            ),
+            Some((_, i)) => {
+                let route = &self.set.routes()[i];
+                let policy = match route.target() {
+                    crate::policy::RouteTarget::Off => crate::policy::OFF_POLICY.to_owned(),
+                    crate::policy::RouteTarget::Policy(p) => {
+                        self.set.policies()[p].name().to_owned()
+                    }
+                };
+                (
+                    Some(i),
+                    ReferenceChoice {
+                        route: Some(route.name().to_owned()),
+                        policy,
+                    },
+                )
+            }
+        }
+    }
+
+    /// Decides a request: chooses, then decides with the chosen policy; an `off` route adds
+    /// nothing.
+    pub fn decide(
+        &self,
+        method: &[u8],
+        headers: &[(&[u8], &[u8])],
+        path: &[u8],
+    ) -> (ReferenceChoice, ReferenceDecision) {
+        let mut hosts = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+            .map(|(_, v)| *v);
+        let host = match (hosts.next(), hosts.next()) {
+            (Some(h), None) => Some(h),
+            _ => None,
+        };
+        let (route, choice) = self.choose(host, path);
+        let target = route.map(|i| self.set.routes()[i].target());
+        let decision = match target {
+            Some(crate::policy::RouteTarget::Off) => ReferenceDecision {
+                kind: "none",
+                allowed: true,
+                status: None,
+                headers: Vec::new(),
+            },
+            Some(crate::policy::RouteTarget::Policy(p)) => self.policies[p].decide(method, headers),
+            None => self.policies[0].decide(method, headers),
+        };
+        (choice, decision)
+    }
+}
+
+/// The path without query or fragment, `/` when empty, as text (bytes outside UTF-8 never
+/// match a prefix, which is ASCII).
+fn reference_path(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let path = text.split(['?', '#']).next().unwrap_or("");
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// §8's host normalisation, plainly: port and one trailing dot dropped, lowercase, then the
+/// host grammar of §2.1; IPv6 literals in canonical form.
+fn normalise_host(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    if let Some(rest) = text.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+        if !port_ok {
+            return None;
+        }
+        let addr: Ipv6Addr = inner.parse().ok()?;
+        return Some(format!("[{}]", crate::origin::host::ipv6_to_string(addr)));
+    }
+    let name = match text.split_once(':') {
+        None => text,
+        Some((name, port)) => {
+            if port.len() > 5 || !port.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            name
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if name.is_empty() || name.ends_with('.') || name.len() > 253 {
+        return None;
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    if !labels.iter().all(label_ok) {
+        return None;
+    }
+    let last = labels[labels.len() - 1];
+    let numeric = !last.is_empty()
+        && (last.chars().all(|c| c.is_ascii_digit())
+            || (last.len() >= 2
+                && last[..2].eq_ignore_ascii_case("0x")
+                && last[2..].chars().all(|c| c.is_ascii_hexdigit())));
+    if numeric {
+        // An IPv4 address must then be in canonical dotted-decimal form.
+        let addr: std::net::Ipv4Addr = name.parse().ok()?;
+        return (addr.to_string() == name).then_some(name);
+    }
+    Some(name)
+}

@@ -3,7 +3,8 @@
 //! built on the `http` crate.
 
 use http::header::{
-    HeaderMap, HeaderName, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN,
+    HeaderMap, HeaderName, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST,
+    ORIGIN,
 };
 
 /// `Access-Control-Request-Private-Network` (Private Network Access), which `http` has no
@@ -19,6 +20,7 @@ pub(crate) enum Field {
     RequestMethod,
     RequestHeaders,
     RequestPrivateNetwork,
+    Host,
 }
 
 impl Field {
@@ -29,6 +31,7 @@ impl Field {
             Field::RequestMethod => &REQUEST_METHOD_NAME,
             Field::RequestHeaders => &REQUEST_HEADERS_NAME,
             Field::RequestPrivateNetwork => &REQUEST_PRIVATE_NETWORK_NAME,
+            Field::Host => &HOST_NAME,
         }
     }
 
@@ -76,6 +79,7 @@ static ORIGIN_NAME: HeaderName = ORIGIN;
 static REQUEST_METHOD_NAME: HeaderName = ACCESS_CONTROL_REQUEST_METHOD;
 static REQUEST_HEADERS_NAME: HeaderName = ACCESS_CONTROL_REQUEST_HEADERS;
 static REQUEST_PRIVATE_NETWORK_NAME: HeaderName = ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK;
+static HOST_NAME: HeaderName = HOST;
 
 impl<'r> Lines<'r> {
     #[inline(always)]
@@ -228,6 +232,20 @@ pub struct CorsRequest<'r> {
     pub(crate) request_method: Lines<'r>,
     pub(crate) request_headers: Lines<'r>,
     pub(crate) private_network: Lines<'r>,
+    /// The `Host` field lines (read only when the policy set has routes).
+    pub(crate) host: Lines<'r>,
+    /// Where the path (and, for absolute-form and HTTP/2 requests, the host) comes from.
+    pub(crate) target: Target<'r>,
+}
+
+/// The request target, for choosing a route: read only when the policy set has routes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'r> {
+    Absent,
+    /// A URI: its path, and its authority when it has one.
+    Uri(&'r http::Uri),
+    /// A raw request target (path and query; an absolute form is read as a path).
+    Raw(&'r [u8]),
 }
 
 impl<'r> CorsRequest<'r> {
@@ -240,6 +258,60 @@ impl<'r> CorsRequest<'r> {
             request_method: Lines::Absent,
             request_headers: Lines::Absent,
             private_network: Lines::Absent,
+            host: Lines::Absent,
+            target: Target::Absent,
+        }
+    }
+
+    /// The request's host (a `Host` value, or the URI's authority), for choosing a route of a
+    /// policy set: its port and one trailing dot are dropped and it is compared lowercase.
+    #[inline]
+    pub fn host(mut self, value: &'r [u8]) -> CorsRequest<'r> {
+        self.host = Lines::One(value);
+        self
+    }
+
+    /// The request's raw path (a query after `?` is ignored), for choosing a route of a policy
+    /// set. It is never decoded or normalised: put corsgate after your own path
+    /// normalisation, or refuse paths with `.`/`..` segments and encoded `/`, `\` and `.`
+    /// (as `corsgate serve` does), so that no upstream reads the path differently from the
+    /// route that decided.
+    #[inline]
+    pub fn path(mut self, value: &'r [u8]) -> CorsRequest<'r> {
+        self.target = Target::Raw(value);
+        self
+    }
+
+    /// A request's URI: its path, and its authority as the host when it has one (absolute
+    /// form, HTTP/2), which then wins over `Host`.
+    #[inline]
+    pub fn uri(mut self, uri: &'r http::Uri) -> CorsRequest<'r> {
+        self.target = Target::Uri(uri);
+        self
+    }
+
+    /// The host a route is chosen by, as the request has it: the URI's authority when it has
+    /// one, else the single `Host` value (`None` when missing or given more than once).
+    #[inline]
+    pub fn host_value(&self) -> Option<&'r [u8]> {
+        if let Target::Uri(uri) = self.target {
+            if let Some(authority) = uri.authority() {
+                return Some(authority.as_str().as_bytes());
+            }
+        }
+        match self.host.single() {
+            Single::One(line) => Some(line.bytes),
+            _ => None,
+        }
+    }
+
+    /// The raw path a route is chosen by (empty when unknown, which routes read as `/`).
+    #[inline]
+    pub fn path_value(&self) -> &'r [u8] {
+        match self.target {
+            Target::Absent => b"",
+            Target::Raw(path) => path,
+            Target::Uri(uri) => uri.path().as_bytes(),
         }
     }
 
@@ -303,6 +375,8 @@ impl<'r> CorsRequest<'r> {
             request_method: Lines::Pairs(headers, Field::RequestMethod),
             request_headers: Lines::Pairs(headers, Field::RequestHeaders),
             private_network: Lines::Pairs(headers, Field::RequestPrivateNetwork),
+            host: Lines::Pairs(headers, Field::Host),
+            target: Target::Absent,
         }
     }
 
@@ -315,19 +389,22 @@ impl<'r> CorsRequest<'r> {
             request_method: Lines::Map(headers, Field::RequestMethod),
             request_headers: Lines::Map(headers, Field::RequestHeaders),
             private_network: Lines::Map(headers, Field::RequestPrivateNetwork),
+            host: Lines::Map(headers, Field::Host),
+            target: Target::Absent,
         }
     }
 
-    /// From request parts.
+    /// From request parts: the method, the headers, and the URI (path, and authority as the
+    /// host when present).
     #[inline]
     pub fn from_parts(parts: &'r http::request::Parts) -> CorsRequest<'r> {
-        CorsRequest::from_headers(&parts.method, &parts.headers)
+        CorsRequest::from_headers(&parts.method, &parts.headers).uri(&parts.uri)
     }
 
-    /// From a request.
+    /// From a request, like [`from_parts`](CorsRequest::from_parts).
     #[inline]
     pub fn from_request<B>(request: &'r http::Request<B>) -> CorsRequest<'r> {
-        CorsRequest::from_headers(request.method(), request.headers())
+        CorsRequest::from_headers(request.method(), request.headers()).uri(request.uri())
     }
 
     /// The request method.

@@ -41,6 +41,8 @@ pub enum Grant {
     AnyOrigin,
     /// `*` with credentials and `dangerously_reflect_any_origin_with_credentials`.
     ReflectAny,
+    /// The request's route turns CORS off (`policy = "off"`): nothing is checked or added.
+    RouteOff,
 }
 
 /// Why a request was not allowed.

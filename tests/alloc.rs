@@ -137,6 +137,15 @@ fn decide_does_not_allocate() {
         );
     }
 
+    // A policy's verdict cache is allocated on its first preflight, once; from then on, nothing.
+    let _ = cors
+        .decide(
+            &CorsRequest::new(b"OPTIONS")
+                .origin(b"https://app.example.com")
+                .request_method(b"PUT"),
+        )
+        .is_allowed();
+
     // Uncached preflights: every request-headers value is new, allowed or not.
     for lines in [&allowed_lines, &hostile] {
         let n = allocations_during(|| {
@@ -202,6 +211,8 @@ fn decide_from_a_header_map_does_not_allocate() {
     let get = http::Method::GET;
     let options = http::Method::OPTIONS;
     decide(&cors, &CorsRequest::from_headers(&get, &map));
+    // The first preflight allocates the policy's verdict cache, once.
+    decide(&cors, &CorsRequest::from_headers(&options, &map));
     let n = allocations_during(|| {
         for method in [&get, &options, &options] {
             let decision = cors.decide(&CorsRequest::from_headers(method, &map));

@@ -84,13 +84,16 @@ fn hostile_preflights_cannot_grow_the_cache() {
             .build()
             .unwrap(),
     );
-    let (_, capacity) = cors.verdict_cache_usage();
+    // The verdict cache costs nothing until the policy's first preflight.
+    assert_eq!(cors.verdict_cache_usage(), (0, 0));
     let good: [&[u8]; 1] = [b"content-type,x-token"];
     let good_request = CorsRequest::new(b"OPTIONS")
         .origin(b"https://app.example.com")
         .request_method(b"PUT")
         .request_headers(&good);
     assert!(cors.decide(&good_request).is_allowed());
+    let (_, capacity) = cors.verdict_cache_usage();
+    assert!(capacity > 0);
     for i in 0..100_000u32 {
         let line = format!("content-type,x-hostile-{i}");
         let lines = [line.as_bytes()];

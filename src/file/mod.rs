@@ -39,21 +39,21 @@ pub mod depth;
 mod fields;
 pub(crate) mod read;
 mod section;
-mod suggest;
+
 mod tree;
 mod write;
 
 use std::path::Path;
 
+use crate::suggest::did_you_mean;
 use ahash::AHashSet;
 pub use read::{read_regular_file, MAX_POLICY_FILE_BYTES};
 use section::Section;
-use suggest::did_you_mean;
 use tree::{LineIndex, Node, Spanned};
 pub use write::to_toml;
 
 use crate::error::{Field, Issue, IssueKind, Location, PolicyError};
-use crate::policy::{Policy, PolicyBuilder};
+use crate::policy::{Policy, PolicyBuilder, PolicySet};
 
 /// The environment variable that names the active environment when no argument does.
 pub const ENV_VAR: &str = "CORSGATE_ENV";
@@ -316,6 +316,12 @@ impl PolicyFile {
         self.build(env)
     }
 
+    /// Builds the policy set of the base, or of an environment: the default policy from the
+    /// top-level fields, the named policies, the routes.
+    pub fn policy_set(&self, environment: Option<&str>) -> Result<PolicySet, PolicyError> {
+        self.policy(environment).map(PolicySet::single)
+    }
+
     /// The policy of the base with `env` (a name and its section) applied, if any, with a
     /// warning for each `dangerously_*` option the environment sets.
     fn build(&self, env: Option<(&str, &Section)>) -> Result<Policy, PolicyError> {
@@ -463,6 +469,18 @@ impl PolicyFile {
         });
         CheckReport { results, issues }
     }
+}
+
+/// Loads a file and builds the policy set of the active environment (the argument, else
+/// `CORSGATE_ENV`, else the base): every file holds a set, a file with only top-level fields
+/// a set of one policy, `default`.
+pub fn load_policy_set(
+    path: impl AsRef<Path>,
+    environment: Option<&str>,
+) -> Result<PolicySet, PolicyError> {
+    let file = PolicyFile::load(path)?;
+    let env = active_environment(environment);
+    file.policy_set(env.as_deref())
 }
 
 /// Loads a file and builds the policy of the active environment (the argument, else

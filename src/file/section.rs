@@ -7,9 +7,9 @@ use crate::error::{Field, Issue, IssueKind};
 use crate::policy::PolicyBuilder;
 
 use super::fields::{self, Shape, Value, FIELDS};
-use super::suggest::did_you_mean;
 use super::tree::{Node, Spanned};
 use super::{is_valid_environment_name, PolicyFile};
+use crate::suggest::did_you_mean;
 
 /// One section's fields, each with where it was written.
 #[derive(Clone, Debug, Default)]

@@ -8,14 +8,15 @@
 //! The folder follows the order of a build: [`builder`](PolicyBuilder) collects the raw
 //! settings, `origins` checks the allowlist (with `regexes` for its `regex:` entries), `fields`
 //! checks every other field (with `header_names` for the rules of header names), and this
-//! module holds what a successful build produces. Policy sets (named policies and routes,
-//! design §8) belong beside it, in a `set` module of this folder.
+//! module holds what a successful build produces. `set` holds policy sets (named policies and
+//! the routes that choose one, design §8).
 
 mod builder;
 mod fields;
 mod header_names;
 mod origins;
 mod regexes;
+pub(crate) mod set;
 
 use std::fmt;
 
@@ -23,6 +24,11 @@ use crate::error::{Issue, PolicyError};
 use crate::origin::pattern::OriginPattern;
 
 pub use builder::PolicyBuilder;
+pub use set::{
+    is_valid_policy_name, NamedPolicy, PolicySet, PolicySetBuilder, Route, RouteBuilder, RouteHost,
+    RouteTarget, DEFAULT_POLICY, MAX_PATH_PREFIX_LEN, MAX_POLICIES, MAX_POLICY_NAME_LEN,
+    MAX_ROUTES, MAX_ROUTE_HOSTS, OFF_POLICY,
+};
 
 /// Upper bound of `max_age` (Firefox's cap).
 pub const MAX_AGE_LIMIT: u32 = 86_400;

@@ -74,13 +74,10 @@ pub(super) fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
     }
     let parsed = policy_text(bytes.to_vec(), &shared.label)
         .and_then(|text| PolicyFile::parse(&text, &shared.label, Format::from_path(&shared.path)))
-        .and_then(|file| file.policy(shared.environment.as_deref()));
+        .and_then(|file| file.policy_set(shared.environment.as_deref()));
     let outcome = match parsed {
         Err(error) => ReloadOutcome::Failed { generation, error },
-        Ok(policy) => match shared
-            .cors
-            .reload_if(policy, || gate.try_move(GATE_COMMITTED))
-        {
+        Ok(set) => match shared.cors.reload_if(set, || gate.try_move(GATE_COMMITTED)) {
             Some(reloaded) if reloaded.changed() => ReloadOutcome::Reloaded {
                 generation: reloaded.generation(),
             },
