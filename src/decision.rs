@@ -298,6 +298,10 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// # Ok::<(), corsgate::PolicyError>(())
     /// ```
     pub fn apply(&self, headers: &mut HeaderMap) {
+        if self.chosen.off {
+            // An `off` route: the response passes untouched, its own CORS headers included.
+            return;
+        }
         let mut out = OwnedHeaders::begin(headers, MAX_HEADERS);
         self.visit_headers(|h, v| out.put(h, v.to_header_value()));
     }
@@ -309,6 +313,7 @@ impl<'c, 'r> Decision<'c, 'r> {
         let mut out = ResponseHeaders {
             items: Default::default(),
             len: 0,
+            untouched: self.chosen.off,
         };
         for (h, v) in self.headers() {
             out.items[out.len] = Some((h, v.to_header_value()));
@@ -323,7 +328,10 @@ impl<'c, 'r> Decision<'c, 'r> {
     #[cfg(feature = "tower")]
     pub(crate) fn forward_headers(&self) -> ForwardHeaders {
         if self.chosen.off {
-            return ForwardHeaders::default();
+            return ForwardHeaders {
+                untouched: true,
+                ..ForwardHeaders::default()
+            };
         }
         let g: &CompiledPolicy = self.compiled();
         let b = &g.blocks;
@@ -344,6 +352,7 @@ impl<'c, 'r> Decision<'c, 'r> {
                 allow_credentials: b.allow_credentials.value().is_some(),
                 expose: b.expose_headers.value().map(value),
                 vary: b.vary.actual().map(value),
+                untouched: false,
             },
             (DecisionKind::Preflight, _) => ForwardHeaders {
                 vary: Some(value(b.vary.preflight())),
@@ -398,6 +407,15 @@ impl<'c, 'r> Decision<'c, 'r> {
     /// # Ok::<(), corsgate::PolicyError>(())
     /// ```
     pub fn write_http1_merging_vary(&self, upstream_vary: &[&[u8]], out: &mut Vec<u8>) {
+        if self.chosen.off {
+            // An `off` route: the upstream's Vary lines, as they were.
+            for line in upstream_vary {
+                out.extend_from_slice(b"Vary: ");
+                out.extend_from_slice(line);
+                out.extend_from_slice(b"\r\n");
+            }
+            return;
+        }
         let mut wrote_vary = false;
         self.visit_headers(|h, v| match h {
             ResponseHeader::Vary => {

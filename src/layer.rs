@@ -10,6 +10,13 @@
 //! with the inner service's into one field line (each name once), since caches such as nginx
 //! before 1.23 key on the last `Vary` line alone.
 //!
+//! With a policy set (design §8), the request's URI and `Host` choose the route: the URI's
+//! authority when it has one (absolute form, HTTP/2), else `Host`; the path raw, never decoded.
+//! **Put the layer after your own path normalisation** (or refuse paths with `.`/`..` segments
+//! and percent-encoded `.`, `/` and `\`, as `corsgate serve` does): otherwise a request for
+//! `/public/../admin` is decided by the `/public` route while the application serves `/admin`.
+//! A request on an `off` route passes through untouched.
+//!
 //! # Example: axum
 //! ```
 //! use std::sync::Arc;

@@ -59,15 +59,27 @@ impl<'h> OwnedHeaders<'h> {
 pub struct ResponseHeaders {
     pub(crate) items: [Option<(ResponseHeader, HeaderValue)>; MAX_HEADERS],
     pub(crate) len: usize,
+    /// The request's route turns CORS off: the response passes untouched.
+    pub(crate) untouched: bool,
 }
 
 impl ResponseHeaders {
-    /// The same rules as [`Decision::apply`](crate::Decision::apply).
+    /// The same rules as [`Decision::apply`](crate::Decision::apply); nothing at all for a
+    /// request on an `off` route.
     pub fn apply(&self, headers: &mut HeaderMap) {
+        if self.untouched {
+            return;
+        }
         let mut out = OwnedHeaders::begin(headers, MAX_HEADERS);
         for (h, v) in self.iter() {
             out.put(h, v.clone());
         }
+    }
+
+    /// `true` for a request on an `off` route: the response is to be left as it is (the
+    /// upstream's own `Access-Control-*` headers included).
+    pub fn is_untouched(&self) -> bool {
+        self.untouched
     }
 
     /// The headers, in order.
@@ -99,12 +111,17 @@ pub(crate) struct ForwardHeaders {
     pub(crate) allow_credentials: bool,
     pub(crate) expose: Option<HeaderValue>,
     pub(crate) vary: Option<HeaderValue>,
+    /// The request's route turns CORS off: the response passes untouched.
+    pub(crate) untouched: bool,
 }
 
 #[cfg(feature = "tower")]
 impl ForwardHeaders {
     /// The same rules as [`Decision::apply`](crate::Decision::apply).
     pub(crate) fn apply(self, headers: &mut HeaderMap) {
+        if self.untouched {
+            return;
+        }
         let mut out = OwnedHeaders::begin(headers, 4);
         if let Some(v) = self.allow_origin {
             out.put(ResponseHeader::AllowOrigin, v);

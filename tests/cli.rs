@@ -615,6 +615,8 @@ fn decide_protocol() {
                 ["vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"],
             ],
             "reason": "origin matches origins[1] \"https://*.myapp.example\"",
+            // A file without routes is a set of one policy, `default`, chosen by no route.
+            "route": null, "policy": "default",
         })
     );
     for (i, line) in lines.iter().enumerate().take(6).skip(1) {

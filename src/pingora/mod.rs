@@ -171,10 +171,9 @@ impl CorsFilter {
         // block, before anything is awaited, and only owned values leave it.
         let (answer, headers) = {
             let request = session.req_header();
-            let decision = self.cors.decide(&CorsRequest::from_headers(
-                &request.method,
-                &request.headers,
-            ));
+            let decision = self.cors.decide(
+                &CorsRequest::from_headers(&request.method, &request.headers).uri(&request.uri),
+            );
             (decision.status(), decision.to_response_headers())
         };
         let Some(status) = answer else {
@@ -284,10 +283,9 @@ impl CorsFilter {
     fn decide_late(&self, session: &Session) -> ResponseHeaders {
         let request = session.req_header();
         self.cors
-            .decide(&CorsRequest::from_headers(
-                &request.method,
-                &request.headers,
-            ))
+            .decide(
+                &CorsRequest::from_headers(&request.method, &request.headers).uri(&request.uri),
+            )
             .to_response_headers()
     }
 }

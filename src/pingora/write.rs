@@ -26,6 +26,9 @@ thread_local! {
 
 /// Applies `headers` to `response`.
 pub(super) fn apply(headers: &ResponseHeaders, response: &mut ResponseHeader) -> Result<()> {
+    if headers.is_untouched() {
+        return Ok(());
+    }
     LINES.with(|lines| match lines.try_borrow_mut() {
         Ok(mut lines) => apply_with(headers, response, &mut lines),
         // Only if `apply` were re-entered on this thread, which nothing here does.

@@ -1,10 +1,14 @@
 //! `corsgate decide`: JSON Lines in, one JSON line out per request, in order.
 //!
-//! Input: `{"method": "OPTIONS", "headers": [["Origin", "https://a.example"], …]}`; header
-//! names are case-insensitive and a repeated name means repeated field lines.
+//! Input: `{"method": "OPTIONS", "headers": [["Origin", "https://a.example"], …], "path":
+//! "/api"}`; header names are case-insensitive and a repeated name means repeated field lines;
+//! `path` (optional, the raw request path) and the `Host` header choose the route of a policy
+//! set (design §8).
 //! Output: `{"kind": "preflight"|"actual"|"none", "allowed": bool, "status": 204|403|null,
-//! "headers": [[name, value], …], "reason": "…"}`, or `{"error": "…"}` for a line that is not
-//! valid input (processing continues).
+//! "headers": [[name, value], …], "reason": "…", "route": "…"|null, "policy": "…"}`, or
+//! `{"error": "…"}` for a line that is not valid input (processing continues). `route` is the
+//! name of the route that chose the policy (`null` when none matched); `policy` is `default`,
+//! a named policy, or `off` (then nothing is added, not even `Vary`).
 //!
 //! A line is read the way an HTTP/1 parser reads a request (design §2.1), so that `decide` and
 //! `corsgate serve` answer every request alike: the method and every header name must be
@@ -22,7 +26,7 @@ use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use corsgate::file::load_policy;
+use corsgate::file::load_policy_set;
 use corsgate::{Cors, CorsRequest};
 use serde::Deserialize;
 
@@ -35,14 +39,16 @@ struct Input<'a> {
     method: Cow<'a, str>,
     #[serde(borrow, default)]
     headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    #[serde(borrow, default)]
+    path: Option<Cow<'a, str>>,
 }
 
 pub fn run(path: &Path, env: Option<&str>) -> u8 {
-    let policy = match load_policy(path, env) {
-        Ok(p) => p,
+    let set = match load_policy_set(path, env) {
+        Ok(s) => s,
         Err(err) => return report_policy_error(&err),
     };
-    let cors = Cors::new(policy);
+    let cors = Cors::with_set(set);
     let stdin = io::stdin();
     let stdout = io::stdout();
     match process(&cors, stdin.lock(), stdout.lock()) {
@@ -97,7 +103,10 @@ pub fn process(cors: &Cors, input: impl Read, output: impl Write) -> io::Result<
             }
             Ok(pairs) => {
                 totals.decided += 1;
-                let request = CorsRequest::from_pairs(input.method.as_bytes(), &pairs);
+                let mut request = CorsRequest::from_pairs(input.method.as_bytes(), &pairs);
+                if let Some(path) = &input.path {
+                    request = request.path(path.as_bytes());
+                }
                 write_decision(&mut writer, cors, &request)?;
             }
         }
@@ -148,7 +157,33 @@ fn as_http1_parser_reads<'a>(input: &'a Input<'a>) -> Result<Pairs<'a>, String> 
         // whitespace of RFC 9110 §5.5: spaces and tabs.
         pairs.push((name.as_bytes(), value.as_bytes().trim_ascii()));
     }
+    if let Some(path) = &input.path {
+        check_path(path)?;
+    }
     Ok(pairs)
+}
+
+/// A path `serve` would route: a request target an HTTP/1 parser accepts (visible ASCII, no
+/// space), and not one `serve` refuses before routing (dot segments, encoded `.`, `/`, `\`).
+fn check_path(path: &str) -> Result<(), String> {
+    if let Some(at) = path.bytes().position(|b| !b.is_ascii_graphic()) {
+        return Err(format!(
+            "path: byte {at} is not a visible ASCII character; an HTTP/1 request target has none (RFC 9112 §3.2)"
+        ));
+    }
+    if !path.starts_with('/') {
+        return Err(format!(
+            "path {:?}: a path starts with `/`",
+            path.escape_debug().to_string()
+        ));
+    }
+    if let Some(problem) = crate::serve::path_problem(path.as_bytes()) {
+        return Err(format!(
+            "path {:?}: {problem}; corsgate serve answers 400 before choosing a route",
+            path.escape_debug().to_string()
+        ));
+    }
+    Ok(())
 }
 
 /// RFC 9110 `tchar` (§5.6.2), as a table: every line's method and header names pass through
@@ -217,6 +252,13 @@ fn write_decision(
     }
     writer.write_all(b"],\"reason\":")?;
     write_json_str(writer, &decision.reason())?;
+    writer.write_all(b",\"route\":")?;
+    match decision.route_name() {
+        Some(route) => write_json_str(writer, route)?,
+        None => writer.write_all(b"null")?,
+    }
+    writer.write_all(b",\"policy\":")?;
+    write_json_str(writer, decision.policy_name())?;
     writer.write_all(b"}\n")
 }
 

@@ -4,25 +4,38 @@
 
 use std::path::Path;
 
-use corsgate::file::load_policy;
+use corsgate::file::load_policy_set;
 use corsgate::{Cors, CorsRequest};
 
 use crate::output::{output_failed, to_stdout};
 use crate::{report_policy_error, EXIT_OK};
 
-pub fn run(
-    path: &Path,
-    env: Option<&str>,
-    origin: &str,
-    method: &str,
-    request_headers: &[String],
-    preflight: bool,
-) -> u8 {
-    let policy = match load_policy(path, env) {
-        Ok(p) => p,
+/// The request to explain, as given on the command line.
+pub struct Request<'a> {
+    pub origin: &'a str,
+    pub method: &'a str,
+    pub request_headers: &'a [String],
+    pub preflight: bool,
+    /// Chooses the route of a policy set, with `path`.
+    pub host: Option<&'a str>,
+    pub path: &'a str,
+}
+
+pub fn run(path: &Path, env: Option<&str>, given: &Request<'_>) -> u8 {
+    let Request {
+        origin,
+        method,
+        request_headers,
+        preflight,
+        host,
+        path: request_path,
+    } = *given;
+    let set = match load_policy_set(path, env) {
+        Ok(s) => s,
         Err(err) => return report_policy_error(&err),
     };
-    let cors = Cors::new(policy);
+    let routed = !set.routes().is_empty();
+    let cors = Cors::with_set(set);
     // The request-headers list as a browser writes it: lowercase, sorted, deduplicated.
     let mut names: Vec<String> = request_headers
         .iter()
@@ -37,14 +50,18 @@ pub fn run(
     } else {
         vec![acrh.as_bytes()]
     };
-    let request = if preflight {
+    let mut request = if preflight {
         CorsRequest::new(b"OPTIONS")
             .origin(origin.as_bytes())
             .request_method(method.as_bytes())
             .request_headers(&lines)
     } else {
         CorsRequest::new(method.as_bytes()).origin(origin.as_bytes())
-    };
+    }
+    .path(request_path.as_bytes());
+    if let Some(host) = host {
+        request = request.host(host.as_bytes());
+    }
     let decision = cors.decide(&request);
     let explanation = decision.explain();
     // The request's values are the caller's arguments: shown escaped, so that a newline in one
@@ -63,6 +80,16 @@ pub fn run(
         } else {
             writeln!(out, "  {}", shown(method))?;
             writeln!(out, "  origin: {}", shown(origin))?;
+        }
+        if routed || host.is_some() || request_path != "/" {
+            writeln!(out, "  host: {}", host.map_or_else(|| "(none)".to_owned(), shown))?;
+            writeln!(out, "  path: {}", shown(request_path))?;
+            writeln!(
+                out,
+                "route: {}\npolicy: {}",
+                decision.route_name().map_or("(none: the default policy decides)", |r| r),
+                decision.policy_name()
+            )?;
         }
         writeln!(
             out,

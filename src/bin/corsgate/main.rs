@@ -83,6 +83,12 @@ enum Command {
         /// Explain the preflight (OPTIONS) a browser sends first.
         #[arg(long)]
         preflight: bool,
+        /// The request's host (`Host`), which chooses the route of a policy set.
+        #[arg(long)]
+        host: Option<String>,
+        /// The request's path (raw, as sent), which chooses the route of a policy set.
+        #[arg(long, default_value = "/")]
+        path: String,
     },
     /// Decide requests read as JSON Lines on standard input; write one JSON line per request.
     ///
@@ -141,13 +147,19 @@ fn main() -> ExitCode {
             method,
             request_headers,
             preflight,
+            host,
+            path,
         } => explain::run(
             &policy,
             env.as_deref(),
-            &origin,
-            &method,
-            &request_headers,
-            preflight,
+            &explain::Request {
+                origin: &origin,
+                method: &method,
+                request_headers: &request_headers,
+                preflight,
+                host: host.as_deref(),
+                path: &path,
+            },
         ),
         Command::Decide { policy, env } => decide::run(&policy, env.as_deref()),
         Command::Serve(args) => serve::run(args),

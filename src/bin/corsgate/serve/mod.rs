@@ -25,6 +25,7 @@ mod client_io;
 mod demo;
 mod hop_by_hop;
 mod hygiene;
+pub use hygiene::path_problem;
 mod interim;
 mod limits;
 mod listener;
@@ -137,12 +138,13 @@ pub fn run(args: ServeArgs) -> u8 {
         .with_target(true)
         .try_init();
     let environment = active_environment(args.env.as_deref());
-    let policy = match PolicyFile::load(&args.policy).and_then(|f| f.policy(environment.as_deref()))
+    let set = match PolicyFile::load(&args.policy)
+        .and_then(|f| f.policy_set(environment.as_deref()))
     {
-        Ok(p) => p,
+        Ok(s) => s,
         Err(err) => return report_policy_error(&err),
     };
-    for warning in policy.warnings() {
+    for warning in set.warnings() {
         tracing::warn!(target: "corsgate::policy", "{warning}");
     }
     let limits = Limits {
@@ -192,7 +194,7 @@ pub fn run(args: ServeArgs) -> u8 {
         }
     };
     limits::fit_open_file_limit(limits.max_connections);
-    let cors = Arc::new(Cors::new(policy));
+    let cors = Arc::new(Cors::with_set(set));
     match runtime.block_on(serve(args, environment, cors, backend, limits)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
