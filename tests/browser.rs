@@ -8,8 +8,12 @@
 //!
 //! Needs Chromium (Debian's `chromium`), so it is ignored by a plain `cargo test`; run it with
 //! `cargo test --all-features --test browser -- --ignored` (`.ci/run` installs Chromium and
-//! does). Set `CORSGATE_BROWSER_SABOTAGE` to `credentials`, `expose`, `max_age`, `preflight`
-//! or `wildcard` to break the matching policy on purpose: the suite must then fail.
+//! does). Set `CORSGATE_BROWSER_SABOTAGE` to `credentials`, `expose`, `max_age`, `preflight`,
+//! `wildcard` or `sets` to break the matching policy on purpose: the suite must then fail.
+//!
+//! One gateway serves a policy set (design §8): the page calls `api1.localhost` and
+//! `api2.localhost` (Chromium resolves `*.localhost` to loopback), which choose different
+//! policies, a path prefix, and an `off` route.
 
 mod support;
 
@@ -94,6 +98,16 @@ async function main() {
     results.push(await attempt('reload-before', CONFIG.reload + '/api/users'));
     await fetch('/step', {method: 'POST'});
     results.push(await attempt('reload-after', CONFIG.reload + '/api/users'));
+  } else if (CONFIG.mode === 'sets') {
+    // One gateway, one policy set: the host and path choose the policy.
+    results.push(await attempt('set-host-allowed', CONFIG.api1 + '/api/users'));
+    results.push(await attempt('set-host-denied', CONFIG.api2 + '/api/users'));
+    results.push(await attempt('set-prefix-public', CONFIG.api2 + '/public/users'));
+    results.push(await attempt('set-prefix-boundary', CONFIG.api2 + '/publicity'));
+    const put = {method: 'PUT', headers: {'Content-Type': 'application/json'}, body: '{}'};
+    results.push(await attempt('set-preflight-allowed', CONFIG.api1 + '/api/users/1', put));
+    results.push(await attempt('set-preflight-denied', CONFIG.api2 + '/public/users/1', put));
+    results.push(await attempt('set-off', CONFIG.api1 + '/internal/users'));
   } else {
     results.push(await attempt('wildcard-subdomain', CONFIG.wild + '/api/users'));
   }
@@ -280,6 +294,20 @@ fn chromium_enforces_what_corsgate_decides() {
         let (wild, _) = start_gateway(&dir, "wild", &format!("origins = [\"{wild_origin}\"]\n"));
         let (reload, reload_policy) =
             start_gateway(&dir, "reload", &format!("origins = [\"{page}\"]\nmax_age = 0\n"));
+        // A policy set: api1.localhost allows the page (GET and PUT); api2.localhost does not,
+        // except under /public, where any origin may read (GET only); /internal on api1 is
+        // `off` (the demo API sends no CORS headers of its own, so the browser refuses it).
+        let set_policy = format!(
+            "origins = [\"https://nobody.example\"]\n\n\
+             [policies.app]\norigins = [\"{page}\"]\nmethods = [\"GET\", \"PUT\"]\nallow_headers = [\"Content-Type\"]\n\n\
+             [policies.public]\norigins = [\"*\"]\n\n\
+             [[routes]]\nhosts = [\"api1.localhost\"]\npolicy = \"app\"\n\n\
+             [[routes]]\nhosts = [\"api1.localhost\"]\npath_prefix = \"/internal\"\npolicy = \"off\"\n\n\
+             [[routes]]\nhosts = [\"{api2}\"]\npath_prefix = \"/public\"\npolicy = \"public\"\n",
+            api2 = if sabotage == "sets" { "api1.localhost" } else { "api2.localhost" },
+        );
+        let (sets, _) = start_gateway(&dir, "sets", &set_policy);
+        let sets_port = sets.address.port();
         *reload_slot.lock().unwrap() = Some((reload_policy, reload.address));
 
         let mut configs = HashMap::new();
@@ -289,6 +317,11 @@ fn chromium_enforces_what_corsgate_decides() {
                                "nopreflight": nopreflight.url(""), "reload": reload.url("")}),
         );
         configs.insert("wild.html".to_owned(), serde_json::json!({"mode": "wild", "wild": wild.url("")}));
+        configs.insert(
+            "sets.html".to_owned(),
+            serde_json::json!({"mode": "sets", "api1": format!("http://api1.localhost:{sets_port}"),
+                               "api2": format!("http://api2.localhost:{sets_port}")}),
+        );
         let mut server = page_server(listener, configs, step).await;
 
         // Everything but the wildcard, from http://127.0.0.1:A.
@@ -338,7 +371,24 @@ fn chromium_enforces_what_corsgate_decides() {
             failures.push(format!("http://localhost:{page_port} is not a subdomain of localhost: {}", apex["wildcard-subdomain"]));
         }
 
-        drop((main, other, star, nopreflight, wild, reload));
+        // Policy sets: two hosts, two policies, a prefix and an `off` route on one gateway.
+        let set = by_name(&run_page(&mut server, &format!("{page}/sets.html")).await);
+        eprintln!("set results: {}", serde_json::to_string_pretty(&set).unwrap());
+        for (name, want, why) in [
+            ("set-host-allowed", true, "api1.localhost's route chooses the policy listing the page"),
+            ("set-host-denied", false, "api2.localhost has no route for /api: the default policy does not list the page"),
+            ("set-prefix-public", true, "api2.localhost/public chooses the `*` policy"),
+            ("set-prefix-boundary", false, "/publicity is not under /public"),
+            ("set-preflight-allowed", true, "api1's policy allows PUT with Content-Type"),
+            ("set-preflight-denied", false, "the public policy allows only GET"),
+            ("set-off", false, "an `off` route adds no CORS headers"),
+        ] {
+            if readable(&set, name) != want {
+                failures.push(format!("{name}: expected {} ({why}); got {}", if want { "readable" } else { "a network error" }, set[name]));
+            }
+        }
+
+        drop((main, other, star, nopreflight, wild, reload, sets));
         let _ = std::fs::remove_dir_all(&dir);
         assert!(failures.is_empty(), "Chromium disagrees with the expected outcome:\n{}", failures.join("\n"));
     });

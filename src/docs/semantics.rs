@@ -107,6 +107,36 @@
 //! the command line) never stops a request and never serves a stale verdict: the verdict cache
 //! belongs to the generation.
 //!
+//! # Policy sets: many hosts and routes
+//!
+//! A [`PolicySet`](crate::PolicySet) holds named policies and routes that choose one by the
+//! request's host and path; a file with only top-level fields (and [`Cors::new`](crate::Cors::new))
+//! is a set of one policy, `default`, and no routes, and decides exactly as before.
+//!
+//! - **The host** is the URI's authority when the request has one (absolute form, HTTP/2), else
+//!   the single `Host` field; its port and one trailing dot are dropped and it is compared
+//!   ASCII-lowercase, IPv6 literals in their canonical spelling. A missing host, several `Host`
+//!   lines, or a host outside the host grammar of the allowlist (the one browsers serialise)
+//!   matches only routes without `hosts`.
+//! - **The path** is the raw request path without its query, never percent-decoded or
+//!   normalised; `/` when empty. A `path_prefix` matches segment-wise: `/public` matches
+//!   `/public` and `/public/x`, never `/publicity`. Because the path is not normalised, a layer
+//!   in front of an application that normalises paths must come **after** that normalisation,
+//!   or refuse what could be read two ways: `corsgate serve` answers 400 to `.`/`..` segments,
+//!   percent-encoded `.`, `/` and `\`, and backslashes, before routing.
+//! - **The order** is the Gateway API's: among the routes whose host and path both match, an
+//!   exact host beats every wildcard, a wildcard with more labels beats one with fewer, and both
+//!   beat routes without `hosts`; within that, the longest `path_prefix` wins. `*.example.com`
+//!   matches hosts below `example.com` at any depth, never `example.com` or `evilexample.com`.
+//!   No route matches → the default policy. Two routes with the same host entry and prefix are
+//!   refused (`duplicate_route`), so there are no ties.
+//! - **`off`** turns CORS off on a route: nothing is checked, nothing is added (not even
+//!   `Vary`), and the upstream's own `Access-Control-*` headers pass through untouched.
+//! - **Cost**: choosing is a hash probe per label of the host and per segment of the path (no
+//!   deeper than the longest prefix), whatever the number of routes; a set without routes reads
+//!   neither host nor path. Each policy has its own header values and its own verdict cache,
+//!   allocated on its first preflight. One reload swaps the whole set.
+//!
 //! # Dependencies
 //!
 //! The engine (`default-features = false`) depends on `http`, `ahash`, `arc-swap`,
