@@ -239,7 +239,13 @@ impl PolicyFile {
         let reported: AHashSet<(Field, Option<String>, Option<String>, Option<usize>)> = issues
             .iter()
             .filter(|i| i.is_error())
-            .map(|i| (i.field, i.section.clone(), i.policy.clone(), i.route))
+            // An origins file that could not be read leaves its policy's origins short.
+            .map(|i| match i.field {
+                Field::OriginsFile => Field::Origins,
+                field => field,
+            })
+            .zip(issues.iter().filter(|i| i.is_error()))
+            .map(|(field, i)| (field, i.section.clone(), i.policy.clone(), i.route))
             .collect();
         let before = issues.len();
         issues.extend(self.check(None).issues.into_iter().filter(|i| {

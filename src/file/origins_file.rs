@@ -90,7 +90,7 @@ pub(super) fn read(written: &str, directory: &Path, at: Location) -> Result<Orig
             .with_location(at.clone())
     };
     if let Some((why, hint)) = path_problem(written) {
-        return Err(invalid(format!("origins_file {written:?}: {why}"), hint));
+        return Err(invalid(why.to_owned(), hint));
     }
     let path = directory.join(written);
     let label = path.display().to_string();
