@@ -426,3 +426,16 @@ fn a_hundred_thousand_line_origins_file() {
          read, parsed and validated in {built:?}, compiled in {total:?}"
     );
 }
+
+#[test]
+fn the_example_files_load() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let gateway = PolicyFile::load(examples.join("gateway.toml")).unwrap();
+    let report = gateway.check(None);
+    assert_eq!(report.errors(), 0, "{:?}", report.issues);
+    assert_eq!(report.results.len(), 2);
+    let tenants = PolicyFile::load(examples.join("tenants.toml")).unwrap();
+    let set = tenants.policy_set(None).unwrap();
+    assert_eq!(set.policy("tenants").unwrap().origins().len(), 3);
+    assert_eq!(tenants.source_files().len(), 2);
+}
