@@ -2,6 +2,12 @@
 //! builder's field names, and `[environments.NAME]` sections whose `origins` are added to the
 //! base list and whose other fields override it.
 //!
+//! A file holds a policy set (design §8): the top-level fields make the `default` policy,
+//! `[policies.NAME]` tables named policies that start from them (`set`), `[[routes]]` the
+//! routes that choose one (`routes`), and `origins_file` adds a file of origins to a policy
+//! (`origins_file`). [`PolicyFile::policy_set`] builds the set; [`PolicyFile::source_files`]
+//! lists the files it reads.
+//!
 //! Every problem — syntax, unknown fields (with a "did you mean"), wrong types, and every
 //! policy issue of the base and of each environment — is reported with `file:line:column`.
 //!
