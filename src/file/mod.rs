@@ -242,7 +242,9 @@ impl PolicyFile {
     /// values are reported beside it. A policy issue about a field the file already reported
     /// (one of the wrong type, left out of the policy) is not added: it would only repeat it.
     fn add_policy_issues(&self, issues: &mut Vec<Issue>) {
-        let reported: AHashSet<(Field, Option<String>, Option<String>, Option<usize>)> = issues
+        /// A value already reported: its field, environment section, policy and route.
+        type Reported = (Field, Option<String>, Option<String>, Option<usize>);
+        let reported: AHashSet<Reported> = issues
             .iter()
             .filter(|i| i.is_error())
             // An origins file that could not be read leaves its policy's origins short.

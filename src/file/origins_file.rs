@@ -82,12 +82,18 @@ fn path_problem(written: &str) -> Option<(&'static str, &'static str)> {
 
 /// Resolves and reads the origins file `written` (as the policy file has it) against
 /// `directory`. The error is an `invalid_origins_file` issue located at `at`.
-pub(super) fn read(written: &str, directory: &Path, at: Location) -> Result<OriginsFile, Issue> {
+pub(super) fn read(
+    written: &str,
+    directory: &Path,
+    at: Location,
+) -> Result<OriginsFile, Box<Issue>> {
     let invalid = |message: String, hint: &str| {
-        Issue::error(IssueKind::InvalidOriginsFile, Field::OriginsFile, message)
-            .with_value(written)
-            .with_hint(hint)
-            .with_location(at.clone())
+        Box::new(
+            Issue::error(IssueKind::InvalidOriginsFile, Field::OriginsFile, message)
+                .with_value(written)
+                .with_hint(hint)
+                .with_location(at.clone()),
+        )
     };
     if let Some((why, hint)) = path_problem(written) {
         return Err(invalid(why.to_owned(), hint));
@@ -155,7 +161,7 @@ impl PolicyFile {
                 Some((spanned, Some(self.origins_files.len() - 1)))
             }
             Err(issue) => {
-                issues.push(place.tag(issue));
+                issues.push(place.tag(*issue));
                 Some((spanned, None))
             }
         }
