@@ -2,6 +2,12 @@
 //! builder's field names, and `[environments.NAME]` sections whose `origins` are added to the
 //! base list and whose other fields override it.
 //!
+//! A file holds a policy set (design §8): the top-level fields make the `default` policy,
+//! `[policies.NAME]` tables named policies that start from them (`set`), `[[routes]]` the
+//! routes that choose one (`routes`), and `origins_file` adds a file of origins to a policy
+//! (`origins_file`). [`PolicyFile::policy_set`] builds the set; [`PolicyFile::source_files`]
+//! lists the files it reads.
+//!
 //! Every problem — syntax, unknown fields (with a "did you mean"), wrong types, and every
 //! policy issue of the base and of each environment — is reported with `file:line:column`.
 //!
@@ -37,23 +43,28 @@
 
 pub mod depth;
 mod fields;
+mod origins_file;
 pub(crate) mod read;
+mod routes;
 mod section;
+mod set;
 
 mod tree;
 mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::suggest::did_you_mean;
 use ahash::AHashSet;
+use origins_file::OriginsFile;
 pub use read::{read_regular_file, MAX_POLICY_FILE_BYTES};
-use section::Section;
+use routes::RouteEntry;
+use section::{Place, Section};
 use tree::{LineIndex, Node, Spanned};
 pub use write::to_toml;
 
 use crate::error::{Field, Issue, IssueKind, Location, PolicyError};
-use crate::policy::{Policy, PolicyBuilder, PolicySet};
+use crate::policy::{Policy, PolicyBuilder, PolicySet, PolicySetBuilder};
 
 /// The environment variable that names the active environment when no argument does.
 pub const ENV_VAR: &str = "CORSGATE_ENV";
@@ -100,8 +111,14 @@ pub struct PolicyFile {
     path: String,
     text: String,
     lines: LineIndex,
+    /// Where `origins_file` paths are resolved: the directory of `path`.
+    directory: PathBuf,
+    /// The top-level fields; its `policies` are the named policies.
     base: Section,
     environments: Vec<(Spanned<String>, Section)>,
+    routes: Vec<RouteEntry>,
+    /// Every origins file read, once each.
+    origins_files: Vec<OriginsFile>,
 }
 
 /// The outcome of validating a file: which policies were validated (the base, and each
@@ -138,14 +155,20 @@ impl PolicyFile {
         PolicyFile::parse(&text, &path.display().to_string(), Format::from_path(path))
     }
 
-    /// Parses policy text; `path` is only used in messages.
+    /// Parses policy text; `path` is used in messages, and its directory is where
+    /// `origins_file` paths are resolved (and read, now).
     pub fn parse(text: &str, path: &str, format: Format) -> Result<PolicyFile, PolicyError> {
         let mut file = PolicyFile {
             path: path.to_owned(),
             text: text.to_owned(),
             lines: LineIndex::new(text),
+            directory: Path::new(path)
+                .parent()
+                .map_or_else(PathBuf::new, Path::to_path_buf),
             base: Section::default(),
             environments: Vec::new(),
+            routes: Vec::new(),
+            origins_files: Vec::new(),
         };
         // Before any parser recurses into it (see `depth`).
         let deep = match format {
@@ -205,7 +228,8 @@ impl PolicyFile {
             );
             return Err(PolicyError::new(issues));
         };
-        file.base = file.read_section(&members, root.span.clone(), None, &mut issues);
+        file.base = file.read_section(&members, root.span.clone(), Place::Base, &mut issues);
+        file.check_environment_policies(&mut issues);
         if issues.iter().any(Issue::is_error) {
             file.add_policy_issues(&mut issues);
             return Err(PolicyError::new(issues));
@@ -218,20 +242,25 @@ impl PolicyFile {
     /// values are reported beside it. A policy issue about a field the file already reported
     /// (one of the wrong type, left out of the policy) is not added: it would only repeat it.
     fn add_policy_issues(&self, issues: &mut Vec<Issue>) {
-        let reported: AHashSet<(Field, Option<String>)> = issues
+        /// A value already reported: its field, environment section, policy and route.
+        type Reported = (Field, Option<String>, Option<String>, Option<usize>);
+        let reported: AHashSet<Reported> = issues
             .iter()
             .filter(|i| i.is_error())
-            .map(|i| (i.field, i.section.clone()))
+            // An origins file that could not be read leaves its policy's origins short.
+            .map(|i| match i.field {
+                Field::OriginsFile => Field::Origins,
+                field => field,
+            })
+            .zip(issues.iter().filter(|i| i.is_error()))
+            .map(|(field, i)| (field, i.section.clone(), i.policy.clone(), i.route))
             .collect();
         let before = issues.len();
-        issues.extend(
-            self.check(None)
-                .issues
-                .into_iter()
-                .filter(|i| !reported.contains(&(i.field, i.section.clone()))),
-        );
+        issues.extend(self.check(None).issues.into_iter().filter(|i| {
+            !reported.contains(&(i.field, i.section.clone(), i.policy.clone(), i.route))
+        }));
         if issues.len() > before {
-            issues.sort_by_key(|i| i.location.as_ref().map(|l| (l.line, l.column)));
+            self.sort_in_file_order(issues);
         }
     }
 
@@ -246,6 +275,24 @@ impl PolicyFile {
     /// The path given when loading.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The files the policy set is built from: the policy file and every `origins_file` it
+    /// names (of every section and environment), once each. A watcher reloads the set when
+    /// any of them changes.
+    pub fn source_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![PathBuf::from(&self.path)];
+        files.extend(self.origins_files.iter().map(|f| f.path.clone()));
+        files
+    }
+
+    /// The named policies, in file order.
+    pub fn policy_names(&self) -> Vec<&str> {
+        self.base
+            .policies
+            .iter()
+            .map(|(n, _)| n.value.as_str())
+            .collect()
     }
 
     fn location(&self, offset: usize) -> Location {
@@ -293,17 +340,11 @@ impl PolicyFile {
 
     /// The settings of the base policy, or of the base with an environment applied.
     pub fn builder(&self, environment: Option<&str>) -> Result<PolicyBuilder, PolicyError> {
-        let section = environment.map(|name| self.environment(name)).transpose()?;
-        Ok(self.settings(section))
-    }
-
-    fn settings(&self, environment: Option<&Section>) -> PolicyBuilder {
-        let mut b = PolicyBuilder::new();
-        self.base.apply(&mut b, false);
-        if let Some(section) = environment {
-            section.apply(&mut b, true);
-        }
-        b
+        let env = match environment {
+            Some(name) => Some((name, self.environment(name)?)),
+            None => None,
+        };
+        Ok(self.settings_of(None, env))
     }
 
     /// Builds the effective policy of the base, or of an environment. Every issue carries its
@@ -317,9 +358,24 @@ impl PolicyFile {
     }
 
     /// Builds the policy set of the base, or of an environment: the default policy from the
-    /// top-level fields, the named policies, the routes.
+    /// top-level fields, the named policies, the routes. Every issue carries its
+    /// `file:line:column` (in the policy file, or in an origins file) and names its policy or
+    /// route.
     pub fn policy_set(&self, environment: Option<&str>) -> Result<PolicySet, PolicyError> {
-        self.policy(environment).map(PolicySet::single)
+        let env = match environment {
+            Some(name) => Some((name, self.environment(name)?)),
+            None => None,
+        };
+        self.build_set(env)
+    }
+
+    /// The settings of the set of the base, or of an environment.
+    pub fn set_builder(&self, environment: Option<&str>) -> Result<PolicySetBuilder, PolicyError> {
+        let env = match environment {
+            Some(name) => Some((name, self.environment(name)?)),
+            None => None,
+        };
+        Ok(self.set_builder_of(env))
     }
 
     /// The policy of the base with `env` (a name and its section) applied, if any, with a
@@ -328,7 +384,7 @@ impl PolicyFile {
         let dangerous = env.map_or_else(Vec::new, |(name, section)| {
             self.dangerous_options(name, section)
         });
-        match self.settings(env.map(|(_, section)| section)).build() {
+        match self.settings_of(None, env).build() {
             Ok(mut policy) => {
                 let located: Vec<Issue> = policy
                     .warnings()
@@ -372,102 +428,6 @@ impl PolicyFile {
                 .with_location(self.location(set.span.start))
         })
         .collect()
-    }
-
-    /// Adds the position (and environment) of the value an issue is about.
-    fn locate(&self, mut issue: Issue, env: Option<(&str, &Section)>) -> Issue {
-        let mut section = &self.base;
-        let mut in_env = false;
-        if let Some((_, env_section)) = env {
-            let base_origins = self.base.origins_len();
-            if issue.field == Field::Origins {
-                if let Some(i) = issue.index {
-                    if i >= base_origins {
-                        section = env_section;
-                        in_env = true;
-                        issue.index = Some(i - base_origins);
-                    }
-                } else if env_section.sets(Field::Origins) && !self.base.sets(Field::Origins) {
-                    section = env_section;
-                    in_env = true;
-                }
-            } else if env_section.sets(issue.field) {
-                section = env_section;
-                in_env = true;
-            }
-        }
-        let offset = section
-            .span_of(issue.field, issue.index)
-            .unwrap_or(section.span.start);
-        issue.location = Some(self.location(offset));
-        if let Some((name, _)) = env {
-            issue.environment = Some(name.to_owned());
-            if in_env {
-                issue.section = Some(name.to_owned());
-            }
-        }
-        issue
-    }
-
-    /// Validates the base policy (unless it is empty and environments add the origins) and
-    /// every environment — or, with `Some(name)`, that environment only.
-    ///
-    /// Time and memory are linear in the number of environments and of issues: policies are
-    /// built one at a time and dropped, and an issue the base and the environments that inherit
-    /// it all report is recognised by a hash lookup.
-    pub fn check(&self, environment: Option<&str>) -> CheckReport {
-        let mut targets: Vec<Option<(&str, &Section)>> = Vec::new();
-        match environment {
-            Some(name) => match self.environment(name) {
-                Ok(section) => targets.push(Some((name, section))),
-                Err(err) => {
-                    return CheckReport {
-                        results: vec![(Some(name.to_owned()), false)],
-                        issues: err.into_issues(),
-                    }
-                }
-            },
-            None => {
-                if self.base.origins_len() > 0 || self.environments.is_empty() {
-                    targets.push(None);
-                }
-                targets.extend(
-                    self.environments
-                        .iter()
-                        .map(|(n, section)| Some((n.value.as_str(), section))),
-                );
-            }
-        }
-        let mut results = Vec::with_capacity(targets.len());
-        let mut issues: Vec<Issue> = Vec::new();
-        type Seen = (IssueKind, Option<Location>, String, Option<String>);
-        let mut seen: AHashSet<Seen> = AHashSet::new();
-        for target in targets {
-            let result = self.build(target);
-            results.push((target.map(|(n, _)| n.to_owned()), result.is_ok()));
-            let found = match result {
-                Ok(policy) => policy.warnings().to_vec(),
-                Err(err) => err.into_issues(),
-            };
-            for issue in found {
-                // The same value reported by the base and by an environment that inherits it
-                // is one problem: keep the first report.
-                let key = (
-                    issue.kind,
-                    issue.location.clone(),
-                    issue.message.clone(),
-                    issue.section.clone(),
-                );
-                if seen.insert(key) {
-                    issues.push(issue);
-                }
-            }
-        }
-        issues.sort_by(|a, b| {
-            let key = |i: &Issue| i.location.as_ref().map(|l| (l.line, l.column));
-            key(a).cmp(&key(b))
-        });
-        CheckReport { results, issues }
     }
 }
 

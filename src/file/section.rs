@@ -1,5 +1,6 @@
-//! One section of a policy file (the base, or `[environments.NAME]`): reading its fields by
-//! the table of `fields`, where each was written, and applying it to a builder.
+//! One section of a policy file (the base, `[environments.NAME]`, `[policies.NAME]` or
+//! `[environments.NAME.policies.NAME]`): reading its fields by the table of `fields`, where
+//! each was written, and applying it to a builder.
 
 use std::ops::Range;
 
@@ -17,6 +18,42 @@ pub(super) struct Section {
     pub(super) span: Range<usize>,
     /// By the field's row in [`FIELDS`].
     values: [Option<Spanned<Value>>; FIELDS.len()],
+    /// `origins_file`: the path as written, and the file read (its position in
+    /// `PolicyFile::origins_files`) when it could be.
+    pub(super) origins_file: Option<(Spanned<String>, Option<usize>)>,
+    /// `policies.NAME` sections: the named policies (in the base), or what an environment
+    /// changes in them.
+    pub(super) policies: Vec<(Spanned<String>, Section)>,
+}
+
+/// Where a section is written: what it may hold, and what its issues name.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Place<'a> {
+    Base,
+    Environment(&'a str),
+    Policy(&'a str),
+    EnvironmentPolicy(&'a str, &'a str),
+}
+
+impl Place<'_> {
+    /// Names the environment section and the policy an issue is written in.
+    pub(super) fn tag(self, issue: Issue) -> Issue {
+        match self {
+            Place::Base => issue,
+            Place::Environment(env) => issue.in_section(env),
+            Place::Policy(name) => issue.in_policy(name),
+            Place::EnvironmentPolicy(env, name) => issue.in_section(env).in_policy(name),
+        }
+    }
+
+    /// The keys besides the policy fields.
+    fn extra_keys(self) -> &'static [&'static str] {
+        match self {
+            Place::Base => &["origins_file", "environments", "policies", "routes"],
+            Place::Environment(_) => &["origins_file", "policies"],
+            Place::Policy(_) | Place::EnvironmentPolicy(..) => &["origins_file"],
+        }
+    }
 }
 
 impl Section {
@@ -41,11 +78,17 @@ impl Section {
         self.value(field).is_some()
     }
 
+    /// The number of `origins` entries written in the section itself.
     pub(super) fn origins_len(&self) -> usize {
         match self.value(Field::Origins).map(|v| &v.value) {
             Some(Value::List(items)) => items.len(),
             _ => 0,
         }
+    }
+
+    /// The read origins file, if the section names one that could be read.
+    pub(super) fn origins_file_index(&self) -> Option<usize> {
+        self.origins_file.as_ref().and_then(|(_, i)| *i)
     }
 
     /// Applies this section to a builder: as the base, or as an environment on top of it.
@@ -76,7 +119,7 @@ impl PolicyFile {
         &mut self,
         members: &[(Spanned<String>, Spanned<Node>)],
         span: Range<usize>,
-        environment: Option<&str>,
+        place: Place<'_>,
         issues: &mut Vec<Issue>,
     ) -> Section {
         let mut section = Section {
@@ -86,14 +129,11 @@ impl PolicyFile {
         let mut seen: Vec<&str> = Vec::new();
         for (key, value) in members {
             let name = key.value.as_str();
-            let in_section = |issue: Issue| match environment {
-                Some(env) => issue.in_section(env),
-                None => issue,
-            };
-            let place =
+            let in_section = |issue: Issue| place.tag(issue);
+            let placed =
                 |issue: Issue| in_section(issue.with_location(self.location(key.span.start)));
             if seen.contains(&name) {
-                issues.push(place(
+                issues.push(placed(
                     Issue::error(
                         IssueKind::Syntax,
                         Field::Document,
@@ -105,15 +145,32 @@ impl PolicyFile {
                 continue;
             }
             seen.push(name);
-            if name == "environments" && environment.is_none() {
-                self.read_environments(value, issues);
-                continue;
+            match (name, place) {
+                ("environments", Place::Base) => {
+                    self.read_environments(value, issues);
+                    continue;
+                }
+                ("policies", Place::Base) => {
+                    section.policies = self.read_policies(value, None, issues);
+                    continue;
+                }
+                ("policies", Place::Environment(env)) => {
+                    section.policies = self.read_policies(value, Some(env), issues);
+                    continue;
+                }
+                ("routes", Place::Base) => {
+                    self.read_routes(value, issues);
+                    continue;
+                }
+                ("origins_file", _) => {
+                    section.origins_file = self.read_origins_file(value, place, issues);
+                    continue;
+                }
+                _ => {}
             }
             let Some(row) = fields::named(name) else {
                 let mut known: Vec<&str> = FIELDS.iter().map(|f| f.name()).collect();
-                if environment.is_none() {
-                    known.push("environments");
-                }
+                known.extend(place.extra_keys());
                 let mut issue = Issue::error(
                     IssueKind::UnknownField,
                     Field::Document,
@@ -124,7 +181,7 @@ impl PolicyFile {
                     Some(best) => issue.with_hint(format!("did you mean {best:?}?")),
                     None => issue.with_hint(format!("the fields are: {}", known.join(", "))),
                 };
-                issues.push(place(issue));
+                issues.push(placed(issue));
                 continue;
             };
             let spec = &FIELDS[row];
@@ -254,7 +311,12 @@ impl PolicyFile {
                 );
                 continue;
             };
-            let section = self.read_section(members, body.span.clone(), Some(&name.value), issues);
+            let section = self.read_section(
+                members,
+                body.span.clone(),
+                Place::Environment(&name.value),
+                issues,
+            );
             self.environments.push((name.clone(), section));
         }
     }

@@ -738,6 +738,12 @@ impl PolicySet {
     pub fn warnings(&self) -> &[Issue] {
         &self.warnings
     }
+
+    /// Replaces the warnings (a policy file locates them).
+    #[cfg(feature = "file")]
+    pub(crate) fn set_warnings(&mut self, warnings: Vec<Issue>) {
+        self.warnings = warnings;
+    }
 }
 
 #[cfg(test)]

@@ -48,8 +48,8 @@ pub(super) const RELOAD_STACK_BYTES: usize = 8 << 20;
 
 pub(super) fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
     let generation = shared.cors.generation();
-    let bytes: Arc<[u8]> = match read_regular_file(&shared.path, MAX_POLICY_FILE_BYTES) {
-        Ok(bytes) => bytes.into(),
+    let policy = match read_regular_file(&shared.path, MAX_POLICY_FILE_BYTES) {
+        Ok(bytes) => bytes,
         Err(e) => {
             return AttemptResult::Done {
                 bytes: None,
@@ -60,6 +60,18 @@ pub(super) fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
             }
         }
     };
+    // What is compared between looks: the policy file, then each origins file it names (or
+    // why it cannot be read), so that a change to any of them is a change to the set.
+    let policy_len = policy.len();
+    let mut seen = policy;
+    for path in shared.origins_files() {
+        seen.extend_from_slice(b"\0origins_file\0");
+        match read_regular_file(&path, MAX_POLICY_FILE_BYTES) {
+            Ok(bytes) => seen.extend_from_slice(&bytes),
+            Err(e) => seen.extend_from_slice(format!("\0unreadable: {e}").as_bytes()),
+        }
+    }
+    let bytes: Arc<[u8]> = seen.into();
     if !job.force {
         if job.last.as_deref() == Some(&bytes[..]) {
             return AttemptResult::Same;
@@ -70,11 +82,14 @@ pub(super) fn attempt(shared: &Shared, job: Job, gate: &Gate) -> AttemptResult {
     }
     #[cfg(test)]
     if let Some(hook) = shared.hook {
-        hook(&bytes);
+        hook(&bytes[..policy_len]);
     }
-    let parsed = policy_text(bytes.to_vec(), &shared.label)
+    let parsed = policy_text(bytes[..policy_len].to_vec(), &shared.label)
         .and_then(|text| PolicyFile::parse(&text, &shared.label, Format::from_path(&shared.path)))
-        .and_then(|file| file.policy_set(shared.environment.as_deref()));
+        .and_then(|file| {
+            shared.set_origins_files(&file);
+            file.policy_set(shared.environment.as_deref())
+        });
     let outcome = match parsed {
         Err(error) => ReloadOutcome::Failed { generation, error },
         Ok(set) => match shared.cors.reload_if(set, || gate.try_move(GATE_COMMITTED)) {

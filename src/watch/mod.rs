@@ -7,6 +7,11 @@
 //! - **Kubernetes ConfigMap volumes** (`policy.toml -> ..data/policy.toml`, with `..data`
 //!   switched to a new timestamped directory): the symlink swap is an event in the same
 //!   directory, and the file is read through its links every time;
+//! - **`origins_file`s** (design §8): the directories of the origins files the policy file
+//!   names are watched too, and every look reads them beside the policy file: a change to
+//!   any of them (a rename over it, a ConfigMap swap) reloads the whole set, through the same
+//!   two-identical-reads debounce. A file named only after spawn is read at every look and
+//!   poll, though its directory is not watched until the watcher is restarted;
 //! - filesystems whose change notifications are unreliable, and machines whose inotify
 //!   instances are used up: the file is also polled (every second by default), and when the
 //!   operating system refuses a watch the watcher says so and polls alone.
@@ -42,7 +47,7 @@
 //!
 //! # Example
 //! ```no_run
-//! use std::sync::Arc;
+//! use std::sync::{Arc, Mutex};
 //! use corsgate::{file::load_policy, watch::PolicyWatcher, Cors};
 //!
 //! let cors = Arc::new(Cors::new(load_policy("policy.toml", None)?));
@@ -55,7 +60,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -276,6 +281,9 @@ struct Shared {
     label: String,
     environment: Option<String>,
     status: AtomicU8,
+    /// The `origins_file`s the last parsed policy file names: read beside it at every look,
+    /// so that a change to one reloads the set. (Only the watcher's threads take the lock.)
+    origins_files: Mutex<Vec<PathBuf>>,
     /// Called with the bytes about to be parsed: unit tests make reloads slow or panic.
     #[cfg(test)]
     hook: Option<fn(&[u8])>,
@@ -344,6 +352,7 @@ impl PolicyWatcher {
                 path,
                 environment,
                 status: AtomicU8::new(FileStatus::Loaded.to_u8()),
+                origins_files: Mutex::new(Vec::new()),
                 #[cfg(test)]
                 hook: None,
             },
@@ -352,6 +361,11 @@ impl PolicyWatcher {
     }
 
     fn start(shared: Shared, options: WatchOptions) -> notify::Result<PolicyWatcher> {
+        // The origins files named now are watched from the start; one named later is read at
+        // every look (and at every poll) once the file naming it has loaded.
+        if let Ok(file) = PolicyFile::load(&shared.path) {
+            shared.set_origins_files(&file);
+        }
         let shared = Arc::new(shared);
         let (tx, rx) = mpsc::channel::<Message>();
         let watcher = if options.watch {
@@ -449,12 +463,34 @@ fn watch_directories(
                 return None;
             }
         };
-    for dir in directories_to_watch(&shared.path) {
+    let mut dirs = directories_to_watch(&shared.path);
+    for file in shared.origins_files() {
+        for dir in directories_to_watch(&file) {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    for dir in dirs {
         if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
             fallback(&dir.display().to_string(), &e);
         }
     }
     Some(watcher)
+}
+
+impl Shared {
+    fn origins_files(&self) -> Vec<PathBuf> {
+        self.origins_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_origins_files(&self, file: &PolicyFile) {
+        let files: Vec<PathBuf> = file.source_files().into_iter().skip(1).collect();
+        *self.origins_files.lock().unwrap_or_else(|p| p.into_inner()) = files;
+    }
 }
 
 /// The file's directory, and the directory of the file its links resolve to.

@@ -31,6 +31,7 @@ fn watcher(
             path: path.to_path_buf(),
             environment: None,
             status: AtomicU8::new(FileStatus::Loaded.to_u8()),
+            origins_files: std::sync::Mutex::new(Vec::new()),
             hook,
         },
         options,
@@ -221,4 +222,54 @@ fn without_watching_nothing_reloads_on_its_own() {
         w.reload_now(),
         ReloadOutcome::Reloaded { generation: 2 }
     ));
+}
+
+/// An origins_file is part of the set: replacing it (a rename over it, as editors and
+/// ConfigMap updates do) reloads the set; a broken one keeps the old generation serving.
+#[test]
+fn an_origins_file_change_reloads_the_set_and_a_broken_one_keeps_the_old() {
+    let dir = scratch("origins-file");
+    let path = dir.join("policy.toml");
+    let tenants = dir.join("tenants.txt");
+    std::fs::write(&tenants, "https://one.example\n").unwrap();
+    std::fs::write(
+        &path,
+        "origins_file = \"tenants.txt\"\n[policies.t]\norigins = [\"https://t.example\"]\n\
+         [[routes]]\nhosts = [\"t.example.com\"]\npolicy = \"t\"\n",
+    )
+    .unwrap();
+    let set = crate::file::load_policy_set(&path, None).unwrap();
+    let cors = Arc::new(Cors::with_set(set));
+    let options = WatchOptions::default().with_debounce(Duration::from_millis(20));
+    let w = watcher(&cors, &path, options, None);
+    assert!(is_allowed(&cors, "https://one.example"));
+    let replace = |text: &str| {
+        let tmp = dir.join("tenants.txt.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &tenants).unwrap();
+    };
+    replace("https://one.example\nhttps://two.example # new tenant\n");
+    wait_until("the new tenant", || {
+        is_allowed(&cors, "https://two.example")
+    });
+    let generation = cors.generation();
+    assert!(generation >= 2);
+    // A path is not an origin: the file is invalid, the old set keeps serving.
+    replace("https://three.example/app\n");
+    wait_until("the failed reload", || {
+        w.file_status() == FileStatus::Invalid
+    });
+    assert_eq!(cors.generation(), generation);
+    assert!(is_allowed(&cors, "https://two.example"));
+    let outcome = w.reload_now();
+    assert!(
+        matches!(&outcome, ReloadOutcome::Failed { error, .. }
+            if error.to_string().contains("tenants.txt:1:1")),
+        "{outcome:?}"
+    );
+    replace("https://three.example\n");
+    wait_until("the fixed file", || {
+        is_allowed(&cors, "https://three.example")
+    });
+    assert!(!is_allowed(&cors, "https://two.example"));
 }
