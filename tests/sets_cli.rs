@@ -215,9 +215,22 @@ fn decide_names_the_route_and_the_policy_of_every_line() {
     );
     assert_eq!(status, Some(0));
     let off = answers[0].as_object().unwrap();
+    // The fields in the protocol's order, as written.
+    let raw = raw_decide_line(
+        &policy,
+        &line(
+            "OPTIONS",
+            Some("internal.example.com"),
+            Some("/x"),
+            "https://evil.example",
+        ),
+    );
     assert_eq!(
-        off.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["kind", "allowed", "status", "headers", "reason", "route", "policy"]
+        raw,
+        format!(
+            "{{\"kind\":\"none\",\"allowed\":true,\"status\":null,\"headers\":[],\"reason\":{},\"route\":\"internal\",\"policy\":\"off\"}}",
+            off["reason"]
+        )
     );
     assert_eq!(off["kind"], "none");
     assert_eq!(off["allowed"], true);
@@ -230,6 +243,22 @@ fn decide_names_the_route_and_the_policy_of_every_line() {
     );
     assert_eq!(off["route"], "internal");
     assert_eq!(off["policy"], "off");
+}
+
+/// One `decide` output line, as written.
+fn raw_decide_line(policy: &Path, input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_corsgate"))
+        .arg("decide")
+        .arg(policy)
+        .env_remove("CORSGATE_ENV")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{input}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
 }
 
 #[test]

@@ -352,7 +352,7 @@ fn check_routes(
     let mut seen: AHashMap<(Option<RouteHost>, Option<String>), usize> = AHashMap::new();
     for (index, route) in raw.iter().enumerate().take(MAX_ROUTES) {
         let at = |i: Issue| i.in_route(index);
-        let errors_before = issues.iter().filter(|i| i.is_error()).count();
+        let issues_before = issues.len();
         let name = match &route.name {
             Some(name) if !is_valid_route_name(name) => {
                 issues.push(at(Issue::error(
@@ -400,6 +400,7 @@ fn check_routes(
                 }
             },
         };
+        let shape_issues_before = issues.len();
         let path_prefix = match &route.path_prefix {
             None => None,
             Some(raw) => match canonical_path_prefix(raw) {
@@ -480,38 +481,43 @@ fn check_routes(
             issues.push(at(too_many(Field::Hosts, "route hosts", MAX_ROUTE_HOSTS)));
             break;
         }
-        let Some(target) = target else { continue };
-        if let RouteTarget::Policy(i) = target {
+        if let Some(RouteTarget::Policy(i)) = target {
             used[i] = true;
         }
-        if issues.iter().filter(|i| i.is_error()).count() > errors_before {
-            continue;
-        }
-        let keys: Vec<Option<RouteHost>> = match &hosts {
-            None => vec![None],
-            Some(h) => h.iter().cloned().map(Some).collect(),
-        };
-        for key in keys {
-            let described = key
-                .as_ref()
-                .map_or_else(|| "every host".to_owned(), |h| format!("\"{h}\""));
-            match seen.entry((key, path_prefix.clone())) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    issues.push(at(Issue::error(
-                        IssueKind::DuplicateRoute,
-                        Field::Routes,
-                        format!(
-                            "routes[{}] already matches {described} with {}",
-                            first.get(),
-                            path_prefix.as_deref().map_or_else(|| "no path_prefix".to_owned(), |p| format!("path_prefix {p:?}"))
-                        ),
-                    )
-                    .with_hint("one host and prefix decide with one policy: remove one of the routes, or give one a longer path_prefix")));
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(index);
+        // Duplicates are checked whenever the hosts and prefix could be read, even if the
+        // route has other problems: every problem at once.
+        let shape_ok = !issues[shape_issues_before..].iter().any(Issue::is_error);
+        if shape_ok {
+            let keys: Vec<Option<RouteHost>> = match &hosts {
+                None => vec![None],
+                Some(h) => h.iter().cloned().map(Some).collect(),
+            };
+            for key in keys {
+                let described = key
+                    .as_ref()
+                    .map_or_else(|| "every host".to_owned(), |h| format!("\"{h}\""));
+                match seen.entry((key, path_prefix.clone())) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        issues.push(at(Issue::error(
+                            IssueKind::DuplicateRoute,
+                            Field::Routes,
+                            format!(
+                                "routes[{}] already matches {described} with {}",
+                                first.get(),
+                                path_prefix.as_deref().map_or_else(|| "no path_prefix".to_owned(), |p| format!("path_prefix {p:?}"))
+                            ),
+                        )
+                        .with_hint("one host and prefix decide with one policy: remove one of the routes, or give one a longer path_prefix")));
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(index);
+                    }
                 }
             }
+        }
+        let Some(target) = target else { continue };
+        if issues[issues_before..].iter().any(Issue::is_error) {
+            continue;
         }
         routes.push(Route {
             name,
