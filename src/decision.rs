@@ -464,7 +464,7 @@ impl<'c, 'r> Decision<'c, 'r> {
             self.status(),
         );
         if self.generation.selection.is_empty() {
-            return explanation;
+            return explanation.with_route(None, self.policy_name(), None);
         }
         let line = match self.generation.set.routes().get(self.chosen.route as usize) {
             None => "no route matches the request's host and path, so the default policy decides"
@@ -489,6 +489,6 @@ impl<'c, 'r> Decision<'c, 'r> {
                 )
             }
         };
-        explanation.with_route(line)
+        explanation.with_route(self.route_name(), self.policy_name(), Some(line))
     }
 }

@@ -22,6 +22,8 @@ use crate::verdict::{DecisionKind, DenyReason, Grant};
 pub struct Explanation {
     summary: String,
     details: Vec<String>,
+    route: Option<String>,
+    policy: String,
 }
 
 impl Explanation {
@@ -102,13 +104,37 @@ impl Explanation {
                 details.push("private network access was requested and is enabled".to_owned());
             }
         }
-        Explanation { summary, details }
+        Explanation {
+            summary,
+            details,
+            route: None,
+            policy: crate::policy::DEFAULT_POLICY.to_owned(),
+        }
     }
 
-    /// Puts first the line that says which route and policy decided, and why.
-    pub(crate) fn with_route(mut self, line: String) -> Explanation {
-        self.details.insert(0, line);
+    /// Names the route and policy that decided; `line` (first among the details) says why.
+    pub(crate) fn with_route(
+        mut self,
+        route: Option<&str>,
+        policy: &str,
+        line: Option<String>,
+    ) -> Explanation {
+        self.route = route.map(str::to_owned);
+        self.policy = policy.to_owned();
+        if let Some(line) = line {
+            self.details.insert(0, line);
+        }
         self
+    }
+
+    /// The route that chose the policy (`None`: no route matched, or the set has none).
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// The policy that decided: `default`, a named policy, or `off`.
+    pub fn policy(&self) -> &str {
+        &self.policy
     }
 }
 

@@ -290,3 +290,76 @@ async fn a_reload_changes_the_next_request() {
         ["https://new.example.com"]
     );
 }
+
+/// A policy set through the layer: the request's Host and URI choose the policy, and an `off`
+/// route leaves the inner service's response exactly as it was, its own CORS headers included.
+#[tokio::test]
+async fn a_policy_set_chooses_by_host_and_path_and_off_leaves_the_response_alone() {
+    use corsgate::{PolicySet, RouteBuilder};
+    use tower::ServiceExt;
+
+    let mut default = Policy::builder();
+    default.origins(["https://app.example"]);
+    let mut public = Policy::builder();
+    public.origins(["*"]);
+    let set = PolicySet::builder(default)
+        .policy("public", public)
+        .route(
+            RouteBuilder::new("public")
+                .hosts(["api.example"])
+                .path_prefix("/public"),
+        )
+        .route(RouteBuilder::new("off").hosts(["*.internal.example"]))
+        .build()
+        .unwrap();
+    let cors = Arc::new(Cors::with_set(set));
+    let inner = tower::service_fn(|_req: http::Request<String>| async {
+        Ok::<_, std::convert::Infallible>(
+            http::Response::builder()
+                .header("access-control-allow-origin", "https://inner.example")
+                .header("vary", "Cookie")
+                .body(String::new())
+                .unwrap(),
+        )
+    });
+    let service = tower::ServiceBuilder::new()
+        .layer(CorsLayer::new(cors))
+        .service(inner);
+    let call = |host: &'static str, uri: &'static str| {
+        let service = service.clone();
+        async move {
+            let request = http::Request::get(uri)
+                .header("host", host)
+                .header("origin", "https://anyone.example")
+                .body(String::new())
+                .unwrap();
+            let response = service.oneshot(request).await.unwrap();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get_all(name)
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            };
+            (header("access-control-allow-origin"), header("vary"))
+        }
+    };
+    // The public prefix: `*` replaces the inner service's value.
+    assert_eq!(call("api.example", "/public/x").await.0, ["*"]);
+    // /publicity is not under /public: the default policy refuses, the inner value is removed.
+    let (acao, vary) = call("api.example", "/publicity").await;
+    assert!(acao.is_empty());
+    assert_eq!(vary, ["Cookie, Origin"]);
+    // An absolute-form URI's authority wins over Host.
+    assert_eq!(
+        call("elsewhere.example", "http://api.example/public/x")
+            .await
+            .0,
+        ["*"]
+    );
+    // `off`: untouched.
+    let (acao, vary) = call("a.b.internal.example:8443", "/anything").await;
+    assert_eq!(acao, ["https://inner.example"]);
+    assert_eq!(vary, ["Cookie"]);
+}
