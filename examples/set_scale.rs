@@ -97,7 +97,7 @@ fn main() {
     for i in 0..POLICIES {
         let request = CorsRequest::new(b"OPTIONS")
             .origin(origins[i].as_bytes())
-            .request_method(b"PUT")
+            .request_method(b"GET")
             .host(hosts[i].as_bytes())
             .path(b"/");
         let d = cors.decide(&request);
