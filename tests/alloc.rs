@@ -282,6 +282,9 @@ fn applying_without_an_upstream_vary_does_not_allocate() {
     }
 }
 
+/// A request to a set: host, path, the policy that must decide, an origin it allows.
+type Case = (Option<&'static [u8]>, &'static [u8], &'static str, &'static [u8]);
+
 /// A policy set: exact, wildcard, hostless, prefixed and `off` routes, each policy with its own
 /// origins. After the first preflight of each policy (which allocates its verdict cache), no
 /// decision allocates: choosing the route included, for raw setters and an `http::Request`.
@@ -312,7 +315,7 @@ fn set_decisions_do_not_allocate_after_each_policys_first_preflight() {
         .expect("valid set");
     let cors = Cors::with_set(set);
     // (host, path, policy, its origin)
-    let cases: [(Option<&[u8]>, &[u8], &str, &[u8]); 8] = [
+    let cases: [Case; 8] = [
         (
             Some(b"api.example.com"),
             b"/",

@@ -22,8 +22,10 @@ fn base() -> PolicySetBuilder {
     PolicySet::builder(origins(&["https://app.example.com"]))
 }
 
-/// Each case: a name, a builder, and every issue it must produce as (kind, path), in any order.
-fn cases() -> Vec<(&'static str, PolicySetBuilder, Vec<(IssueKind, String)>)> {
+/// A case: a name, a builder, and every issue it must produce as (kind, path), in any order.
+type Case = (&'static str, PolicySetBuilder, Vec<(IssueKind, String)>);
+
+fn cases() -> Vec<Case> {
     let at = |kind: IssueKind, path: &str| (kind, path.to_owned());
     vec![
         (
