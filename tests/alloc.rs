@@ -283,7 +283,12 @@ fn applying_without_an_upstream_vary_does_not_allocate() {
 }
 
 /// A request to a set: host, path, the policy that must decide, an origin it allows.
-type Case = (Option<&'static [u8]>, &'static [u8], &'static str, &'static [u8]);
+type Case = (
+    Option<&'static [u8]>,
+    &'static [u8],
+    &'static str,
+    &'static [u8],
+);
 
 /// A policy set: exact, wildcard, hostless, prefixed and `off` routes, each policy with its own
 /// origins. After the first preflight of each policy (which allocates its verdict cache), no
