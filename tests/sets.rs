@@ -457,7 +457,10 @@ fn a_verdict_cache_is_allocated_on_its_policys_first_preflight() {
     assert!(one > 0, "no cache after alpha's preflight");
     assert!(len <= 1);
     // Again: same cache.
-    assert!(cors.decide(&preflight(b"api.example.com")).is_allowed());
+    assert_eq!(
+        cors.decide(&preflight(b"api.example.com")).policy_name(),
+        "alpha"
+    );
     assert_eq!(cors.verdict_cache_usage().1, one);
     // The default policy's first preflight allocates a second cache.
     let d = cors.decide(&preflight(b"other.example.com"));
