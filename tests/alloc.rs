@@ -281,3 +281,135 @@ fn applying_without_an_upstream_vary_does_not_allocate() {
         assert_eq!(response.get_all(http::header::VARY).iter().count(), 1);
     }
 }
+
+/// A request to a set: host, path, the policy that must decide, an origin it allows.
+type Case = (
+    Option<&'static [u8]>,
+    &'static [u8],
+    &'static str,
+    &'static [u8],
+);
+
+/// A policy set: exact, wildcard, hostless, prefixed and `off` routes, each policy with its own
+/// origins. After the first preflight of each policy (which allocates its verdict cache), no
+/// decision allocates: choosing the route included, for raw setters and an `http::Request`.
+#[test]
+fn set_decisions_do_not_allocate_after_each_policys_first_preflight() {
+    let origins = |o: &str| {
+        let mut b = Policy::builder();
+        b.origins([o, "https://*.shared.example"])
+            .methods(["GET", "PUT"])
+            .allow_headers(["content-type", "x-token"]);
+        b
+    };
+    let set = corsgate::PolicySet::builder(origins("https://default.example"))
+        .policy("exact", origins("https://exact.example"))
+        .policy("wild", origins("https://wild.example"))
+        .policy("hostless", origins("https://hostless.example"))
+        .policy("prefixed", origins("https://prefixed.example"))
+        .route(corsgate::RouteBuilder::new("exact").hosts(["api.example.com"]))
+        .route(
+            corsgate::RouteBuilder::new("prefixed")
+                .hosts(["api.example.com"])
+                .path_prefix("/v1/public"),
+        )
+        .route(corsgate::RouteBuilder::new("wild").hosts(["*.example.com"]))
+        .route(corsgate::RouteBuilder::new("hostless").path_prefix("/status"))
+        .route(corsgate::RouteBuilder::new("off").hosts(["internal.example.com"]))
+        .build()
+        .expect("valid set");
+    let cors = Cors::with_set(set);
+    // (host, path, policy, its origin)
+    let cases: [Case; 8] = [
+        (
+            Some(b"api.example.com"),
+            b"/",
+            "exact",
+            b"https://exact.example",
+        ),
+        (
+            Some(b"API.example.com:8443"),
+            b"/v1/public/x?y=1",
+            "prefixed",
+            b"https://prefixed.example",
+        ),
+        (
+            Some(b"a.b.example.com."),
+            b"/v1/public",
+            "wild",
+            b"https://wild.example",
+        ),
+        (
+            Some(b"[2001:db8::1]"),
+            b"/status/x",
+            "hostless",
+            b"https://hostless.example",
+        ),
+        (None, b"/status", "hostless", b"https://hostless.example"),
+        (
+            Some(b"other.test"),
+            b"",
+            "default",
+            b"https://default.example",
+        ),
+        (Some(b"a..b"), b"/x", "default", b"https://default.example"),
+        (
+            Some(b"internal.example.com"),
+            b"/",
+            "off",
+            b"https://exact.example",
+        ),
+    ];
+    let request = |host: Option<&'static [u8]>,
+                   path: &'static [u8],
+                   origin: &'static [u8],
+                   preflight: bool| {
+        let mut r = CorsRequest::new(if preflight { b"OPTIONS" } else { b"GET" })
+            .origin(origin)
+            .path(path);
+        if preflight {
+            r = r.request_method(b"PUT");
+        }
+        if let Some(h) = host {
+            r = r.host(h);
+        }
+        r
+    };
+    // Warm-up: each policy's first preflight allocates its verdict cache; then the first
+    // decision on this thread registers it with arc-swap.
+    for (host, path, policy, origin) in cases {
+        let d = cors.decide(&request(host, path, origin, true));
+        assert_eq!(d.policy_name(), policy);
+    }
+    let (_, capacity) = cors.verdict_cache_usage();
+    for (host, path, policy, origin) in cases {
+        for preflight in [false, true] {
+            let r = request(host, path, origin, preflight);
+            let n = allocations_during(|| {
+                let d = cors.decide(&r);
+                assert_eq!(d.policy_name(), policy);
+                assert!(d.is_allowed());
+                assert_eq!(d.is_off(), policy == "off");
+                let _ = d.route_name();
+                let _ = d.headers().count();
+            });
+            assert_eq!(n, 0, "{policy} (preflight {preflight})");
+        }
+    }
+    // Through an http::Request, absolute form too.
+    let req = http::Request::builder()
+        .method("OPTIONS")
+        .uri("http://x.example.com/v1/public")
+        .header("host", "api.example.com")
+        .header("origin", "https://wild.example")
+        .header("access-control-request-method", "PUT")
+        .body(())
+        .expect("valid request");
+    let n = allocations_during(|| {
+        let d = cors.decide(&CorsRequest::from_request(&req));
+        assert_eq!(d.policy_name(), "wild");
+        assert!(d.is_allowed());
+    });
+    assert_eq!(n, 0, "from_request");
+    assert_eq!(cors.verdict_cache_usage().1, capacity, "no new cache");
+}

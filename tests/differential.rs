@@ -1,12 +1,16 @@
 //! Engine vs reference on whole decisions — kind, allowed, status and the complete header set —
 //! for random policies (mixing every entry kind and setting), random requests (near-miss
 //! origins, browser-form and mangled request-header lists, hostile values) and sequences of
-//! reloads. 10,000 generated cases per run.
+//! reloads. 10,000 generated cases per run. And the same over policy sets: random sets (2–6
+//! policies, 1–12 routes with overlapping exact and wildcard hosts, prefixes sharing segments,
+//! `off` and hostless routes) and requests with hosts and paths near the routes'; the engine
+//! must choose the reference's route and policy and give its whole decision. 10,000 sets.
 
 mod common;
 
 use common::{engine_header_map, engine_pairs, reference, TestPolicy};
-use corsgate::{Cors, Policy};
+use corsgate::reference::ReferenceSet;
+use corsgate::{Cors, CorsRequest, Policy, PolicySet, RouteBuilder};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
@@ -391,5 +395,257 @@ proptest! {
         if let Ok(origin) = parsed {
             prop_assert_eq!(origin.to_string(), value);
         }
+    }
+}
+
+/// Route hosts: overlapping exact names and wildcards of several depths, IPs, and spellings
+/// that canonicalise onto another entry.
+const ROUTE_HOSTS: &[&str] = &[
+    "api.example.com",
+    "*.example.com",
+    "*.a.example.com",
+    "a.example.com",
+    "x.a.example.com",
+    "*.x.a.example.com",
+    "example.org",
+    "*.example.org",
+    "127.0.0.1",
+    "[2001:db8::1]",
+    "API.Example.com.",
+    "[::1]",
+];
+/// Prefixes sharing segments, with spellings that canonicalise onto another.
+const PREFIXES: &[&str] = &[
+    "/public",
+    "/public/v1",
+    "/pub",
+    "/api",
+    "/api/v1/users",
+    "/api/v1",
+    "/",
+    "/public/",
+    "/a/b/c",
+];
+/// Request paths: the prefixes and their near misses.
+const PATHS: &[&str] = &[
+    "/",
+    "",
+    "/public",
+    "/public/",
+    "/publicity",
+    "/public/v1",
+    "/public/v1/x",
+    "/public/v10",
+    "/pub",
+    "/api",
+    "/api/v1/users?x=1",
+    "/api/v1",
+    "/api/v1/users/7",
+    "/public?x=/api",
+    "//public",
+    "/Public",
+    "/a/b",
+    "/a/b/c/d",
+    "*",
+];
+
+#[derive(Clone, Debug)]
+struct RouteSpec {
+    name: Option<String>,
+    hosts: Option<Vec<&'static str>>,
+    prefix: Option<&'static str>,
+    /// A named policy (modulo their number), or `default` (6), or `off` (7).
+    policy: usize,
+}
+
+fn route_spec() -> impl Strategy<Value = RouteSpec> {
+    (
+        prop::option::weighted(0.2, "[a-z]{1,3}"),
+        prop::option::weighted(0.75, subsequence(ROUTE_HOSTS, 1..3)),
+        prop::option::weighted(0.6, select(PREFIXES)),
+        0..8usize,
+    )
+        .prop_map(|(name, hosts, prefix, policy)| RouteSpec {
+            name,
+            hosts,
+            prefix,
+            policy,
+        })
+}
+
+fn request_host() -> impl Strategy<Value = Option<String>> {
+    let base = select(ROUTE_HOSTS).prop_map(|h| h.trim_start_matches("*.").to_owned());
+    prop_oneof![
+        4 => base.clone().prop_map(Some),
+        3 => (select(vec!["x", "y.x", "a", "www"]), base.clone()).prop_map(|(p, h)| Some(format!("{p}.{h}"))),
+        1 => base.clone().prop_map(|h| Some(format!("evil{h}"))),
+        1 => base.clone().prop_map(|h| Some(h.to_uppercase())),
+        1 => base.clone().prop_map(|h| Some(format!("{h}."))),
+        1 => base.clone().prop_map(|h| Some(format!("{h}.."))),
+        1 => (base, select(vec![":8080", ":443", ":", ":x", ":123456"])).prop_map(|(h, p)| Some(format!("{h}{p}"))),
+        1 => select(vec!["[2001:DB8:0::1]", "[2001:db8::1]:8443", "2001:db8::1", "[0:0:0:0:0:0:0:1]", "127.1", "127.0.0.1:80", "com", "example.com.evil.com", "", "a b"]).prop_map(|h| Some(h.to_owned())),
+        1 => Just(None),
+    ]
+}
+
+/// Builds the set, dropping the routes the builder refuses (duplicates, names) until it builds.
+/// Which routes survive does not depend on the policies' contents, so the dropping is done
+/// with cheap stand-in policies and the real set is built once.
+fn build_set(policies: &[Policy], routes: &[RouteSpec]) -> Option<PolicySet> {
+    let stand_in = || {
+        let mut b = Policy::builder();
+        b.origins(["https://stand-in.example"]);
+        b
+    };
+    let assemble = |keep: &[RouteSpec], real: bool| {
+        let policy = |i: usize| {
+            if real {
+                policies[i].source().clone()
+            } else {
+                stand_in()
+            }
+        };
+        let mut builder = PolicySet::builder(policy(0));
+        for i in 1..policies.len() {
+            builder = builder.policy(format!("p{i}"), policy(i));
+        }
+        for r in keep {
+            let target = match r.policy {
+                6 => "default".to_owned(),
+                7 => "off".to_owned(),
+                i => format!("p{}", 1 + i % (policies.len() - 1)),
+            };
+            let mut route = RouteBuilder::new(target);
+            if let Some(n) = &r.name {
+                route = route.name(n.as_str());
+            }
+            if let Some(h) = &r.hosts {
+                route = route.hosts(h.iter().copied());
+            }
+            if let Some(p) = r.prefix {
+                route = route.path_prefix(p);
+            }
+            builder = builder.route(route);
+        }
+        builder.build()
+    };
+    let mut keep: Vec<RouteSpec> = routes.to_vec();
+    loop {
+        match assemble(&keep, false) {
+            Ok(_) => return assemble(&keep, true).ok(),
+            Err(e) => {
+                let bad: std::collections::HashSet<usize> =
+                    e.errors().filter_map(|i| i.route()).collect();
+                if bad.is_empty() {
+                    return None;
+                }
+                keep = keep
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !bad.contains(i))
+                    .map(|(_, r)| r)
+                    .collect();
+            }
+        }
+    }
+}
+
+/// Engine vs reference over random policy sets: the route and policy chosen, and the whole
+/// decision. 10,000 sets, each with a few requests.
+#[test]
+fn sets_engine_matches_reference() {
+    let config = ProptestConfig {
+        cases: 10_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let coverage =
+        std::cell::RefCell::new((0usize, std::collections::HashMap::<String, usize>::new()));
+    let strategy = (
+        prop::collection::vec(policy(), 2..=6),
+        prop::collection::vec(route_spec(), 1..=12),
+        prop::collection::vec((request(), request_host(), select(PATHS)), 1..8),
+    );
+    let result = runner.run(&strategy, |(policies, routes, requests)| {
+        let built: Vec<Policy> = policies.into_iter().filter_map(build).collect();
+        prop_assume!(built.len() >= 2);
+        let Some(set) = build_set(&built, &routes) else {
+            return Err(TestCaseError::reject("no route builds"));
+        };
+        prop_assume!(!set.routes().is_empty());
+        let cors = Cors::with_set(set.clone());
+        let reference = ReferenceSet::new(&set);
+        let mut cov = coverage.borrow_mut();
+        cov.0 += 1;
+        for (req, host, path) in &requests {
+            let (_, choice) = reference.choose(host.as_deref().map(str::as_bytes), path.as_bytes());
+            let mut req = req.clone();
+            if let (Some((index, port)), Some(policy)) =
+                (req.from_policy, set.policy(&choice.policy))
+            {
+                req.origins = vec![origin_for(policy, index, port)];
+            }
+            let mut pairs = req.pairs();
+            if let Some(h) = host {
+                pairs.push((b"Host".to_vec(), h.clone().into_bytes()));
+            }
+            let borrowed: Vec<(&[u8], &[u8])> =
+                pairs.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+            let (ref_choice, ref_decision) =
+                reference.decide(req.method.as_bytes(), &borrowed, path.as_bytes());
+            prop_assert_eq!(&ref_choice, &choice);
+            let expected: common::Observed = ref_decision.into();
+            let request =
+                CorsRequest::from_pairs(req.method.as_bytes(), &borrowed).path(path.as_bytes());
+            for _ in 0..2 {
+                // Twice: the second preflight may come from the verdict cache.
+                let d = cors.decide(&request);
+                prop_assert_eq!(
+                    d.route_name(),
+                    choice.route.as_deref(),
+                    "host {:?} path {:?} routes {:#?}",
+                    host,
+                    path,
+                    set.routes()
+                );
+                prop_assert_eq!(
+                    d.policy_name(),
+                    choice.policy.as_str(),
+                    "host {:?} path {:?} routes {:#?}",
+                    host,
+                    path,
+                    set.routes()
+                );
+                prop_assert_eq!(d.is_off(), choice.policy == "off");
+                let got = common::observe(&d);
+                prop_assert_eq!(
+                    &got,
+                    &expected,
+                    "host {:?} path {:?} request {:?}",
+                    host,
+                    path,
+                    req
+                );
+            }
+            *cov.1
+                .entry(if choice.route.is_none() {
+                    "none".to_owned()
+                } else {
+                    choice.policy.clone()
+                })
+                .or_default() += 1;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (cases, chosen) = coverage.into_inner();
+    eprintln!("set cases {cases}, chosen {chosen:?}");
+    assert!(cases >= 10_000, "only {cases} set cases ran");
+    for key in ["none", "off", "default", "p1", "p2"] {
+        let n = chosen.get(key).copied().unwrap_or(0);
+        assert!(n >= 500, "{key} chosen only {n} times: {chosen:?}");
     }
 }
