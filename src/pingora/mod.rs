@@ -283,9 +283,7 @@ impl CorsFilter {
     fn decide_late(&self, session: &Session) -> ResponseHeaders {
         let request = session.req_header();
         self.cors
-            .decide(
-                &CorsRequest::from_headers(&request.method, &request.headers).uri(&request.uri),
-            )
+            .decide(&CorsRequest::from_headers(&request.method, &request.headers).uri(&request.uri))
             .to_response_headers()
     }
 }

@@ -82,12 +82,18 @@ pub fn run(path: &Path, env: Option<&str>, given: &Request<'_>) -> u8 {
             writeln!(out, "  origin: {}", shown(origin))?;
         }
         if routed || host.is_some() || request_path != "/" {
-            writeln!(out, "  host: {}", host.map_or_else(|| "(none)".to_owned(), shown))?;
+            writeln!(
+                out,
+                "  host: {}",
+                host.map_or_else(|| "(none)".to_owned(), shown)
+            )?;
             writeln!(out, "  path: {}", shown(request_path))?;
             writeln!(
                 out,
                 "route: {}\npolicy: {}",
-                decision.route_name().map_or("(none: the default policy decides)", |r| r),
+                decision
+                    .route_name()
+                    .map_or("(none: the default policy decides)", |r| r),
                 decision.policy_name()
             )?;
         }

@@ -138,12 +138,11 @@ pub fn run(args: ServeArgs) -> u8 {
         .with_target(true)
         .try_init();
     let environment = active_environment(args.env.as_deref());
-    let set = match PolicyFile::load(&args.policy)
-        .and_then(|f| f.policy_set(environment.as_deref()))
-    {
-        Ok(s) => s,
-        Err(err) => return report_policy_error(&err),
-    };
+    let set =
+        match PolicyFile::load(&args.policy).and_then(|f| f.policy_set(environment.as_deref())) {
+            Ok(s) => s,
+            Err(err) => return report_policy_error(&err),
+        };
     for warning in set.warnings() {
         tracing::warn!(target: "corsgate::policy", "{warning}");
     }
