@@ -2,15 +2,16 @@
 //! policy, kind and outcome, denials by policy and reason, verdict-cache lookups, reloads by
 //! outcome, the serving generation and the time of the last successful reload; and
 //! [`Disagreements`] between the serving policy and a second one. [`crate::Cors::metrics`]
-//! reads them as a [`MetricsSnapshot`]; with feature `metrics`, [`Collector`] exports them to a
+//! reads them as a [`MetricsSnapshot`]; with feature `metrics`, `Collector` exports them to a
 //! `prometheus-client` registry under the names of design §9.
 //!
 //! What a decision costs here: each thread owns a cache-padded block of counters, which only
 //! it writes (a relaxed load and store, no read-modify-write, no shared cache line); a reader
 //! sums every thread's block. A policy's counters are found by a slot number the policy's name
 //! was given when a generation was compiled: a name keeps its slot across reloads, so its
-//! counters survive them. Blocks of [`SLOTS_PER_CHUNK`] slots are allocated per thread on the
-//! first decision of a policy in that block.
+//! counters survive them. Blocks of 64 slots are allocated per thread on the first decision of
+//! a policy in that block (a thread's table of blocks, allocated on its first decision, is
+//! 2,048 entries).
 //!
 //! Only policies that saw traffic produce rows, and only counters above zero produce samples:
 //! a policy produces at most 5 decision series (`none` is never denied) and at most 16 denial
@@ -40,7 +41,7 @@ pub use export::{Collector, MetricsSource};
 pub const MAX_COUNTED_POLICIES: usize = 131_072;
 
 /// Slots allocated together in a thread's block.
-pub const SLOTS_PER_CHUNK: usize = 64;
+const SLOTS_PER_CHUNK: usize = 64;
 
 const CHUNKS: usize = MAX_COUNTED_POLICIES / SLOTS_PER_CHUNK;
 
