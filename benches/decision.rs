@@ -161,8 +161,61 @@ fn reference(c: &mut Criterion) {
     g.finish();
 }
 
+/// What counting costs a decision: the same exact hit, miss and preflight with counting on
+/// (the default) and off, in one sitting.
+fn counting(c: &mut Criterion) {
+    let origins = exact_origins(100);
+    let cors = Cors::new(
+        Policy::builder()
+            .origins(origins.clone())
+            .methods(["GET", "PUT"])
+            .allow_headers(["content-type"])
+            .build()
+            .expect("valid policy"),
+    );
+    let hit = origins[99].as_bytes();
+    let miss = b"https://app1.tenant2.example.com".as_slice();
+    let mut g = c.benchmark_group("counting");
+    g.throughput(Throughput::Elements(1));
+    for on in [true, false] {
+        cors.set_counting(on);
+        let state = if on { "on" } else { "off" };
+        assert!(cors
+            .decide(&CorsRequest::new(b"GET").origin(hit))
+            .is_allowed());
+        assert!(!cors
+            .decide(&CorsRequest::new(b"GET").origin(miss))
+            .is_allowed());
+        g.bench_function(BenchmarkId::new("exact_hit", state), |b| {
+            b.iter(|| {
+                cors.decide(black_box(&CorsRequest::new(b"GET").origin(hit)))
+                    .is_allowed()
+            })
+        });
+        g.bench_function(BenchmarkId::new("exact_miss", state), |b| {
+            b.iter(|| {
+                cors.decide(black_box(&CorsRequest::new(b"GET").origin(miss)))
+                    .is_allowed()
+            })
+        });
+        g.bench_function(BenchmarkId::new("preflight", state), |b| {
+            b.iter(|| {
+                cors.decide(black_box(
+                    &CorsRequest::new(b"OPTIONS")
+                        .origin(hit)
+                        .request_method(b"PUT")
+                        .request_headers(&[b"content-type"]),
+                ))
+                .is_allowed()
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    counting,
     exact,
     wildcard,
     regex,

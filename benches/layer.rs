@@ -196,5 +196,26 @@ fn layers(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, layers);
+/// What counting costs through the layer: one origin, an actual request and a preflight,
+/// counting on and off, in one sitting.
+fn counting(c: &mut Criterion) {
+    let cors = corsgate_policy(vec!["https://app.example.com".to_owned()]);
+    let mut g = c.benchmark_group("layer_counting");
+    g.throughput(Throughput::Elements(1));
+    for on in [true, false] {
+        cors.set_counting(on);
+        let state = if on { "on" } else { "off" };
+        for (id, preflight) in [("actual", false), ("preflight", true)] {
+            let template = request("https://app.example.com", preflight);
+            let mut ours = corsgate::layer::CorsLayer::new(Arc::clone(&cors)).layer(Noop);
+            assert!(acao(&drive(&mut ours, template.clone())).is_some());
+            g.bench_function(BenchmarkId::new(id, state), |b| {
+                b.iter(|| drive(&mut ours, black_box(template.clone())))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, counting, layers);
 criterion_main!(benches);

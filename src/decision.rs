@@ -15,7 +15,7 @@ use http::header::HeaderMap;
 use http::StatusCode;
 
 use crate::explain::Explanation;
-use crate::generation::{AnyOrigin, Chosen, CompiledPolicy, Outcome, Snapshot};
+use crate::generation::{AnyOrigin, CacheLookup, Chosen, CompiledPolicy, Outcome, Snapshot};
 use crate::headers::{vary, AllowOrigin, HeaderValueRef, ResponseHeader};
 #[cfg(feature = "tower")]
 use crate::owned_headers::ForwardHeaders;
@@ -84,6 +84,22 @@ impl<'c, 'r> Decision<'c, 'r> {
             request_headers,
             outcome,
         }
+    }
+
+    /// What the engine counts: the counter slot (the policy's, or `off`'s), the kind, the
+    /// classified reason of a denial, and the verdict-cache lookup.
+    #[inline]
+    pub(crate) fn tally(&self) -> (u32, DecisionKind, Option<DenyReason>, CacheLookup) {
+        let slot = if self.chosen.off {
+            self.generation.off_slot
+        } else {
+            self.compiled().slot
+        };
+        let denial = match self.outcome.verdict {
+            Ok(_) => None,
+            Err(_) => self.deny_reason(),
+        };
+        (slot, self.outcome.kind, denial, self.outcome.cache)
     }
 
     /// The compiled policy that decided (`default` for an `off` route, which reads nothing

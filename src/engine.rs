@@ -11,8 +11,9 @@
 //! decision it is still holding, the next decision falls back to `ArcSwap::load()`.
 
 use std::cell::{RefCell, RefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use thread_local::ThreadLocal;
@@ -21,6 +22,7 @@ use crate::cache_padded::CachePadded;
 use crate::decision::Decision;
 use crate::error::PolicyError;
 use crate::generation::{Generation, Snapshot};
+use crate::metrics::{MetricsSnapshot, Names, ReloadResult, ThreadCounters};
 use crate::policy::{Policy, PolicyBuilder, PolicySet, PolicySetBuilder};
 use crate::request::CorsRequest;
 
@@ -72,6 +74,21 @@ pub struct Cors {
     /// Serialises reloads (never taken by requests) so generation numbers grow in swap order.
     reload_lock: Mutex<()>,
     last_generation: AtomicU64,
+    /// Policy names → counter slots, for every name ever compiled.
+    names: Names,
+    /// Each thread's decision counters, written only by that thread.
+    counters: ThreadLocal<CachePadded<ThreadCounters>>,
+    counting: AtomicBool,
+    reloads: [AtomicU64; 4],
+    /// Seconds since the Unix epoch, as `f64` bits.
+    last_reload_success: AtomicU64,
+}
+
+fn now_seconds() -> u64 {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    seconds.to_bits()
 }
 
 /// One thread's view of the serving generation.
@@ -116,13 +133,26 @@ impl Cors {
     /// Compiles a policy set as generation 1: each request is decided by the policy its host
     /// and path choose.
     pub fn with_set(set: PolicySet) -> Cors {
+        let names = Names::default();
+        let off_slot = names.slot(crate::policy::OFF_POLICY);
+        let first = Generation::compile(Arc::new(set), 1, |name| names.slot(name), off_slot);
         Cors {
-            current: ArcSwap::from_pointee(Generation::compile(Arc::new(set), 1)),
+            current: ArcSwap::from_pointee(first),
             version: AtomicU64::new(0),
             snapshots: ThreadLocal::new(),
             reload_lock: Mutex::new(()),
             last_generation: AtomicU64::new(1),
+            names,
+            counters: ThreadLocal::new(),
+            counting: AtomicBool::new(true),
+            reloads: Default::default(),
+            last_reload_success: AtomicU64::new(now_seconds()),
         }
+    }
+
+    fn compile(&self, set: PolicySet) -> Generation {
+        let off_slot = self.names.slot(crate::policy::OFF_POLICY);
+        Generation::compile(Arc::new(set), 0, |name| self.names.slot(name), off_slot)
     }
 
     /// Decides one request. No allocation, no lock; the decision holds a snapshot of the
@@ -132,7 +162,81 @@ impl Cors {
     /// after an `.await`, take [`Decision::to_response_headers`].
     #[inline]
     pub fn decide<'c, 'r>(&'c self, request: &CorsRequest<'r>) -> Decision<'c, 'r> {
-        Decision::new(self.snapshot(), request)
+        let decision = Decision::new(self.snapshot(), request);
+        if self.counting.load(Ordering::Relaxed) {
+            self.count(&decision);
+        }
+        decision
+    }
+
+    #[inline]
+    fn count(&self, decision: &Decision<'_, '_>) {
+        let (slot, kind, denial, cache) = decision.tally();
+        let counters = self.counters.get_or(|| CachePadded(ThreadCounters::new()));
+        counters.0.count(slot, kind, denial, cache);
+    }
+
+    /// Turns counting decisions on or off (on by default). Off, a decision skips its counters
+    /// (one relaxed load of a flag that only this call writes); reloads are counted either way.
+    /// For measuring what counting costs, or for a caller that counts nothing.
+    pub fn set_counting(&self, on: bool) {
+        self.counting.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether decisions are counted.
+    pub fn is_counting(&self) -> bool {
+        self.counting.load(Ordering::Relaxed)
+    }
+
+    /// Counts a reload attempt that ended before reaching this handle (a policy file that
+    /// could not be read, or failed to validate, in a loader of your own). The reloads made
+    /// through [`Cors::reload`], [`Cors::try_reload`] and their set forms count themselves;
+    /// `corsgate::watch` counts its own attempts.
+    pub fn record_reload(&self, result: ReloadResult) {
+        self.reloads[result as usize].fetch_add(1, Ordering::Relaxed);
+        if result == ReloadResult::Ok {
+            self.last_reload_success
+                .store(now_seconds(), Ordering::Relaxed);
+        }
+    }
+
+    /// The counters, summed over every thread: decisions by policy, kind and outcome, denials
+    /// by policy and reason, verdict-cache lookups, reloads by result, the serving generation
+    /// and the time of the last successful reload (or of [`Cors::new`]).
+    ///
+    /// Counters are kept by policy name, so a policy's counts survive reloads; only policies
+    /// that decided a request appear. Requests on an `off` route count under policy `off`,
+    /// kind `none`, outcome allowed. Reading takes no lock a decision takes, and costs a pass
+    /// over every thread's counters.
+    ///
+    /// # Example
+    /// ```
+    /// use corsgate::{Cors, CorsRequest, DecisionKind, Policy};
+    /// use corsgate::metrics::ReloadResult;
+    ///
+    /// let cors = Cors::new(Policy::new(["https://app.example.com"])?);
+    /// let _ = cors.decide(&CorsRequest::new(b"GET").origin(b"https://app.example.com"));
+    /// let _ = cors.decide(&CorsRequest::new(b"GET").origin(b"https://evil.example"));
+    /// cors.reload(Policy::new(["https://evil.example"])?);
+    /// let _ = cors.decide(&CorsRequest::new(b"GET").origin(b"https://evil.example"));
+    ///
+    /// let metrics = cors.metrics();
+    /// let default = metrics.policy("default").unwrap();
+    /// assert_eq!(default.decisions(DecisionKind::Actual, true), 2);
+    /// assert_eq!(default.decisions(DecisionKind::Actual, false), 1);
+    /// assert_eq!(default.denials("origin_not_allowed"), 1);
+    /// assert_eq!(metrics.reloads(ReloadResult::Ok), 1);
+    /// assert_eq!(metrics.generation(), 2);
+    /// # Ok::<(), corsgate::PolicyError>(())
+    /// ```
+    pub fn metrics(&self) -> MetricsSnapshot {
+        crate::metrics::snapshot(
+            &self.names,
+            self.counters.iter().map(|c| &c.0),
+            &self.reloads,
+            self.generation(),
+            f64::from_bits(self.last_reload_success.load(Ordering::Relaxed)),
+        )
     }
 
     #[inline(always)]
@@ -166,6 +270,7 @@ impl Cors {
     /// [`Cors::reload`] for a policy set: the whole set is swapped at once.
     pub fn reload_set(&self, set: PolicySet) -> Reloaded {
         let _serialised = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.record_reload(ReloadResult::Ok);
         let current = self.current.load();
         if *current.set == set {
             return Reloaded {
@@ -173,7 +278,7 @@ impl Cors {
                 changed: false,
             };
         }
-        self.install(Generation::compile(Arc::new(set), 0))
+        self.install(self.compile(set))
     }
 
     /// [`Cors::reload`] for the file watcher, which may abandon a reload that runs past its
@@ -196,7 +301,7 @@ impl Cors {
         if let Some(same) = unchanged(&self.current.load(), &set) {
             return Some(same);
         }
-        let next = Generation::compile(Arc::new(set), 0);
+        let next = self.compile(set);
         let _serialised = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         if !commit() {
             return None;
@@ -224,13 +329,25 @@ impl Cors {
 
     /// Validates and reloads; on any problem returns them all and keeps the serving policy.
     pub fn try_reload(&self, builder: &PolicyBuilder) -> Result<Reloaded, PolicyError> {
-        builder.build().map(|policy| self.reload(policy))
+        match builder.build() {
+            Ok(policy) => Ok(self.reload(policy)),
+            Err(error) => {
+                self.record_reload(ReloadResult::Invalid);
+                Err(error)
+            }
+        }
     }
 
     /// Validates and reloads a policy set; on any problem returns them all and keeps the
     /// serving set.
     pub fn try_reload_set(&self, builder: &PolicySetBuilder) -> Result<Reloaded, PolicyError> {
-        builder.build().map(|set| self.reload_set(set))
+        match builder.build() {
+            Ok(set) => Ok(self.reload_set(set)),
+            Err(error) => {
+                self.record_reload(ReloadResult::Invalid);
+                Err(error)
+            }
+        }
     }
 
     /// The serving generation's number (1 for the policy given to [`Cors::new`]).
@@ -275,5 +392,12 @@ impl Cors {
         caches.fold((0, 0), |(len, cap), c| {
             (len + c.len(), cap + crate::preflight::cache::CAPACITY)
         })
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl crate::metrics::MetricsSource for Cors {
+    fn metrics(&self) -> MetricsSnapshot {
+        Cors::metrics(self)
     }
 }

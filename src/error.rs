@@ -576,7 +576,6 @@ impl PolicyError {
         self.issues.iter().filter(|i| !i.is_error())
     }
 
-    #[cfg(feature = "file")]
     pub(crate) fn into_issues(self) -> Vec<Issue> {
         self.issues
     }

@@ -67,6 +67,17 @@ pub(crate) struct Outcome<'r> {
     /// The Origin was refused by the exact table alone; `verdict` says `NoEntry` until
     /// [`Generation::classified`] says why.
     pub(crate) miss_unclassified: bool,
+    /// Whether the preflight verdict cache was consulted, and what it had.
+    pub(crate) cache: CacheLookup,
+}
+
+/// A verdict-cache lookup, as a decision saw it (counted by the engine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheLookup {
+    /// No lookup: not a preflight, denied before the lookup, or not cacheable.
+    None,
+    Hit,
+    Miss,
 }
 
 /// One compiled policy set: the unit a reload swaps.
@@ -77,6 +88,8 @@ pub(crate) struct Generation {
     /// In the set's order: `policies[0]` is `default`.
     pub(crate) policies: Box<[CompiledPolicy]>,
     pub(crate) selection: Selection,
+    /// The counter slot of requests on `off` routes (the engine names slots; see `metrics`).
+    pub(crate) off_slot: u32,
 }
 
 /// Which route and policy decide a request.
@@ -98,14 +111,25 @@ impl Chosen {
 }
 
 impl Generation {
-    pub(crate) fn compile(set: Arc<PolicySet>, number: u64) -> Generation {
+    /// `slot` gives each policy name its counter slot; `off_slot` is the slot of `off`.
+    pub(crate) fn compile(
+        set: Arc<PolicySet>,
+        number: u64,
+        slot: impl Fn(&str) -> u32,
+        off_slot: u32,
+    ) -> Generation {
         Generation {
             number,
             policies: set
                 .policies()
                 .iter()
-                .map(|p| CompiledPolicy::compile(Arc::clone(p.policy())))
+                .map(|p| {
+                    let mut compiled = CompiledPolicy::compile(Arc::clone(p.policy()));
+                    compiled.slot = slot(p.name());
+                    compiled
+                })
                 .collect(),
+            off_slot,
             selection: Selection::new(&set),
             set,
         }
@@ -160,6 +184,8 @@ pub(crate) struct CompiledPolicy {
     pub(crate) blocks: HeaderBlocks,
     /// Allocated on the policy's first cacheable preflight.
     pub(crate) cache: OnceLock<VerdictCache>,
+    /// Its counter slot (the engine's, by policy name; `u32::MAX` counts nothing).
+    pub(crate) slot: u32,
 }
 
 impl CompiledPolicy {
@@ -180,6 +206,7 @@ impl CompiledPolicy {
             rules: PreflightRules::new(&policy),
             blocks: HeaderBlocks::new(&policy),
             cache: OnceLock::new(),
+            slot: u32::MAX,
             policy,
         }
     }
@@ -193,6 +220,7 @@ impl CompiledPolicy {
             headers_requested: false,
             private_network: false,
             miss_unclassified: false,
+            cache: CacheLookup::None,
         };
         let origin = match request.origin.single() {
             Single::Absent => return out,
@@ -238,7 +266,12 @@ impl CompiledPolicy {
             private_network = line == b"true";
             !private_network
         });
-        match self.preflight_verdict(requested, request.request_headers, private_network) {
+        match self.preflight_verdict(
+            requested,
+            request.request_headers,
+            private_network,
+            &mut out.cache,
+        ) {
             Verdict::Allowed { headers_requested } => {
                 out.headers_requested = headers_requested;
                 out.private_network = private_network;
@@ -279,6 +312,7 @@ impl CompiledPolicy {
             headers_requested: false,
             private_network: false,
             miss_unclassified: false,
+            cache: CacheLookup::None,
         }
     }
 
@@ -296,6 +330,7 @@ impl CompiledPolicy {
         method: &[u8],
         headers: Lines<'_>,
         private_network: bool,
+        lookup: &mut CacheLookup,
     ) -> Verdict {
         let line = match headers.single() {
             Single::Absent => Some(None),
@@ -306,8 +341,10 @@ impl CompiledPolicy {
             let cache = self.cache.get_or_init(VerdictCache::new);
             if let Some(key) = Key::new(cache.seed(), method, line, private_network) {
                 if let Some(verdict) = cache.get(&key) {
+                    *lookup = CacheLookup::Hit;
                     return verdict;
                 }
+                *lookup = CacheLookup::Miss;
                 let verdict = self.rules.verdict(method, headers, private_network);
                 cache.insert(&key, verdict);
                 return verdict;

@@ -73,7 +73,8 @@
 //! | 7 deciding | `explain` | [`Explanation`]: why, in words |
 //! | 7 deciding | `owned_headers` | the one rule for applying corsgate's headers to a response; [`ResponseHeaders`], the layer's forwarded headers |
 //! | 7 deciding | `decision` | [`Decision`]: the headers a request gets, as values, into a response, or as HTTP/1 bytes |
-//! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation (per-thread counters will live here) |
+//! | 8 handle | [`metrics`] | per-thread decision counters summed on read, reload counters, [`metrics::Disagreements`] |
+//! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation and its counters |
 //! | 9 adapters | `file` | policy files and environments (feature `file`) |
 //! | 9 adapters | `layer` | the tower layer (feature `tower`) |
 //! | 9 adapters | `watch` | reloading a policy when its file changes (feature `watch`) |
@@ -185,6 +186,7 @@ mod headers;
 #[cfg(feature = "tower")]
 pub mod layer;
 mod method;
+pub mod metrics;
 pub mod origin;
 mod owned_headers;
 #[cfg(feature = "pingora")]

@@ -68,3 +68,80 @@ impl fmt::Display for DenyReason {
         }
     }
 }
+
+impl DenyReason {
+    /// How many [`DenyReason::kind`] names there are.
+    pub const KIND_COUNT: usize = 16;
+
+    /// Every [`DenyReason::kind`] name, in a stable order: the origin's four, then one per
+    /// [`PreflightDenial`] in its declaration order.
+    pub const KINDS: [&'static str; DenyReason::KIND_COUNT] = [
+        "origin_not_allowed",
+        "malformed_origin",
+        "null_origin",
+        "multiple_origins",
+        "multiple_request_methods",
+        "invalid_request_method",
+        "forbidden_method",
+        "method_not_allowed",
+        "request_headers_too_long",
+        "too_many_request_headers",
+        "too_many_empty_elements",
+        "invalid_request_header_name",
+        "header_not_allowed",
+        "authorization_not_covered",
+        "private_network_not_enabled",
+        "request_method_too_long",
+    ];
+
+    /// The reason's kind, snake_case and stable (a metric label): `origin_not_allowed`,
+    /// `malformed_origin`, `null_origin`, `multiple_origins`, or the [`PreflightDenial`]'s
+    /// name (`method_not_allowed`, `header_not_allowed`, …).
+    ///
+    /// ```
+    /// use corsgate::{Cors, CorsRequest, Policy};
+    ///
+    /// let cors = Cors::new(Policy::new(["https://app.example.com"])?);
+    /// let denied = cors.decide(&CorsRequest::new(b"GET").origin(b"https://evil.example"));
+    /// assert_eq!(denied.deny_reason().map(|r| r.kind()), Some("origin_not_allowed"));
+    /// # Ok::<(), corsgate::PolicyError>(())
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        DenyReason::KINDS[self.kind_index()]
+    }
+
+    /// The position of [`DenyReason::kind`] in [`DenyReason::KINDS`].
+    #[inline]
+    pub(crate) fn kind_index(&self) -> usize {
+        match self {
+            DenyReason::Origin(OriginMiss::NoEntry) => 0,
+            DenyReason::Origin(OriginMiss::Malformed(_)) => 1,
+            DenyReason::Origin(OriginMiss::Null) => 2,
+            DenyReason::MultipleOrigins => 3,
+            DenyReason::Preflight(denial) => 4 + *denial as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preflight_denial_has_its_snake_case_kind() {
+        for (i, denial) in PreflightDenial::ALL.iter().enumerate() {
+            let kind = DenyReason::Preflight(*denial).kind();
+            assert_eq!(kind, DenyReason::KINDS[4 + i]);
+            // The Debug name, in snake_case.
+            let debug = format!("{denial:?}");
+            let mut snake = String::new();
+            for c in debug.chars() {
+                if c.is_ascii_uppercase() && !snake.is_empty() {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            assert_eq!(kind, snake);
+        }
+    }
+}

@@ -51,7 +51,7 @@ pub enum PreflightDenial {
 }
 
 impl PreflightDenial {
-    const ALL: [PreflightDenial; 12] = [
+    pub(crate) const ALL: [PreflightDenial; 12] = [
         PreflightDenial::MultipleRequestMethods,
         PreflightDenial::InvalidRequestMethod,
         PreflightDenial::ForbiddenMethod,

@@ -2,6 +2,7 @@
 //! keeps, with every attempt bounded in time.
 
 use super::*;
+use crate::metrics::ReloadResult;
 
 pub(super) struct InFlight {
     pub(super) id: u64,
@@ -307,6 +308,22 @@ impl Control {
             FileStatus::from_u8(self.shared.status.swap(status.to_u8(), Ordering::Relaxed));
         let path = &self.shared.label;
         let label = outcome.label();
+        // Counted as logged: an unreadable file once per spell of unreadability (the poll
+        // keeps finding it), or when a reload was asked for.
+        let result = match outcome {
+            ReloadOutcome::Reloaded { .. } | ReloadOutcome::Unchanged { .. } => {
+                Some(ReloadResult::Ok)
+            }
+            ReloadOutcome::Failed { .. } => Some(ReloadResult::Invalid),
+            ReloadOutcome::Unreadable { .. } => {
+                (forced || previous != FileStatus::Unreadable).then_some(ReloadResult::Error)
+            }
+            ReloadOutcome::Panicked { .. } => Some(ReloadResult::Error),
+            ReloadOutcome::TimedOut { .. } => Some(ReloadResult::Timeout),
+        };
+        if let Some(result) = result {
+            self.shared.cors.record_reload(result);
+        }
         match outcome {
             ReloadOutcome::Reloaded { generation } => tracing::info!(
                 target: "corsgate::watch",

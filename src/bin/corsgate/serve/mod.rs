@@ -12,6 +12,7 @@
 //! - `upstream`: the upstream client (timeouts, pool, retry, limits, causes logged);
 //! - `interim`: forwarding 1xx responses;
 //! - `reload`: SIGHUP and `/healthz`;
+//! - `admin`: `/metrics`, and `--admin-listen`'s listener for `/metrics` and `/healthz`;
 //! - `access_log`: one escaped line per request;
 //! - `demo`: the demo API.
 //!
@@ -20,6 +21,7 @@
 //! demo API or the upstream. SIGINT/SIGTERM stop accepting and let in-flight requests finish.
 
 mod access_log;
+mod admin;
 mod bodies;
 mod client_io;
 mod demo;
@@ -118,6 +120,11 @@ pub struct ServeArgs {
     /// Worker threads of the runtime that serves requests (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
+    /// Serve /metrics and /healthz on this address instead (port 0 picks a free port; the
+    /// address is printed on start). The proxy port then keeps /healthz and no longer serves
+    /// /metrics. Without it, /metrics is on the proxy port.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
     /// Write no access-log line per request (reloads, warnings and errors are still logged).
     #[arg(long)]
     no_access_log: bool,
@@ -212,6 +219,10 @@ async fn serve(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
+    let admin_listener = match args.admin_listen {
+        Some(admin) => Some(TcpListener::bind(admin).await?),
+        None => None,
+    };
     let watcher = Arc::new(PolicyWatcher::with_options(
         cors.clone(),
         &args.policy,
@@ -243,21 +254,48 @@ async fn serve(
             }
         )
     });
+    if let Some(admin) = &admin_listener {
+        let _ = output::to_stdout(|out| {
+            writeln!(
+                out,
+                "corsgate: admin on http://{} (/metrics, /healthz)",
+                admin.local_addr()?
+            )
+        });
+    }
     // Shared by every connection for the life of the process: leaked once, so that a request
     // touches no reference count other cores write (the CORS layer's own handle aside).
     let state: &'static AppState = Box::leak(Box::new(AppState {
         backend,
         cors: cors.clone(),
-        watcher,
+        watcher: watcher.clone(),
+        metrics: admin_listener
+            .is_none()
+            .then(|| admin::Metrics::new(cors.clone())),
     }));
+    let admin: Option<(TcpListener, &'static admin::Admin)> = admin_listener.map(|listener| {
+        let admin: &'static admin::Admin = Box::leak(Box::new(admin::Admin {
+            metrics: admin::Metrics::new(cors.clone()),
+            cors: cors.clone(),
+            watcher,
+        }));
+        (listener, admin)
+    });
     let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
         service: CorsLayer::new(cors.clone()).layer(App { state }),
         io_timeout: limits.io_timeout,
         access_log: !args.no_access_log,
     }));
     let graceful = GracefulShutdown::new();
+    let admin_loop = async {
+        match admin {
+            Some((listener, admin)) => admin::admin_loop(listener, admin, &graceful).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = listener::accept_loop(listener, gateway, limits, &graceful) => {}
+        _ = admin_loop => {}
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
@@ -378,9 +416,11 @@ struct AppState {
     backend: Backend,
     cors: Arc<Cors>,
     watcher: Arc<PolicyWatcher>,
+    /// `/metrics` on the proxy port: only without `--admin-listen`.
+    metrics: Option<admin::Metrics>,
 }
 
-/// The service behind the CORS layer: `/healthz`, then the demo API or the upstream.
+/// The service behind the CORS layer: `/healthz`, `/metrics` (without `--admin-listen`), then the demo API or the upstream.
 #[derive(Clone, Copy)]
 struct App {
     state: &'static AppState,
@@ -400,6 +440,11 @@ impl Service<Request<RequestBody>> for App {
         Box::pin(async move {
             if request.method() == Method::GET && request.uri().path() == "/healthz" {
                 return Ok(reload::health(&app.cors, &app.watcher));
+            }
+            if let Some(metrics) = &app.metrics {
+                if request.method() == Method::GET && request.uri().path() == "/metrics" {
+                    return Ok(metrics.scrape());
+                }
             }
             Ok(match &app.backend {
                 Backend::Demo => demo::demo(request).await,
