@@ -24,6 +24,10 @@ pub(super) struct RouteEntry {
     pub(super) hosts: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) path_prefix: Option<Spanned<String>>,
     pub(super) policy: Option<Spanned<String>>,
+    /// A key of this entry was unknown or of the wrong type (already reported): its hosts
+    /// and prefix are not what the file meant, so the builder does not compare them with
+    /// other routes' (a duplicate found there would be an echo of that problem).
+    pub(super) unreadable: bool,
 }
 
 impl RouteEntry {
@@ -40,6 +44,7 @@ impl RouteEntry {
         if let Some(prefix) = &self.path_prefix {
             route = route.path_prefix(prefix.value.clone());
         }
+        route.unreadable = self.unreadable;
         route
     }
 
@@ -97,9 +102,11 @@ impl PolicyFile {
                     .with_hint("write [[routes]] followed by hosts, path_prefix and policy")
                     .with_location(self.location(item.span.start)),
                 );
+                entry.unreadable = true;
                 self.routes.push(entry);
                 continue;
             };
+            let issues_before = issues.len();
             for (key, value) in members {
                 let at = |issue: Issue| issue.in_route(index);
                 let string = |field: Field, issues: &mut Vec<Issue>| match &value.value {
@@ -173,6 +180,7 @@ impl PolicyFile {
                     }
                 }
             }
+            entry.unreadable = issues[issues_before..].iter().any(Issue::is_error);
             if entry.policy.is_none() && !members.iter().any(|(k, _)| k.value == "policy") {
                 issues.push(
                     Issue::error(

@@ -139,6 +139,9 @@ pub struct RouteBuilder {
     pub(crate) hosts: Option<Vec<String>>,
     pub(crate) path_prefix: Option<String>,
     pub(crate) policy: String,
+    /// Set by the file reader when a key of the route could not be read (already reported):
+    /// its hosts and prefix are then not compared with other routes'.
+    pub(crate) unreadable: bool,
 }
 
 impl RouteBuilder {
@@ -486,7 +489,8 @@ fn check_routes(
         }
         // Duplicates are checked whenever the hosts and prefix could be read, even if the
         // route has other problems: every problem at once.
-        let shape_ok = !issues[shape_issues_before..].iter().any(Issue::is_error);
+        let shape_ok =
+            !route.unreadable && !issues[shape_issues_before..].iter().any(Issue::is_error);
         if shape_ok {
             let keys: Vec<Option<RouteHost>> = match &hosts {
                 None => vec![None],
