@@ -389,9 +389,7 @@ impl Cors {
     pub fn verdict_cache_usage(&self) -> (usize, usize) {
         let current = self.current.load();
         let caches = current.policies.iter().filter_map(|p| p.cache.get());
-        caches.fold((0, 0), |(len, cap), c| {
-            (len + c.len(), cap + crate::preflight::cache::CAPACITY)
-        })
+        caches.fold((0, 0), |(len, cap), c| (len + c.len(), cap + c.capacity()))
     }
 }
 

@@ -126,6 +126,9 @@ impl Generation {
                 .map(|p| {
                     let mut compiled = CompiledPolicy::compile(Arc::clone(p.policy()));
                     compiled.slot = slot(p.name());
+                    if set.policies().len() > crate::preflight::cache::LARGE_SETS_FROM {
+                        compiled.cache_capacity = crate::preflight::cache::SMALL_CAPACITY as u32;
+                    }
                     compiled
                 })
                 .collect(),
@@ -186,6 +189,8 @@ pub(crate) struct CompiledPolicy {
     pub(crate) cache: OnceLock<VerdictCache>,
     /// Its counter slot (the engine's, by policy name; `u32::MAX` counts nothing).
     pub(crate) slot: u32,
+    /// Its verdict cache's slots: smaller in large sets (`preflight::cache::SMALL_CAPACITY`).
+    pub(crate) cache_capacity: u32,
 }
 
 impl CompiledPolicy {
@@ -207,6 +212,7 @@ impl CompiledPolicy {
             blocks: HeaderBlocks::new(&policy),
             cache: OnceLock::new(),
             slot: u32::MAX,
+            cache_capacity: crate::preflight::cache::CAPACITY as u32,
             policy,
         }
     }
@@ -338,7 +344,9 @@ impl CompiledPolicy {
             Single::Many => None,
         };
         if let Some(line) = line {
-            let cache = self.cache.get_or_init(VerdictCache::new);
+            let cache = self
+                .cache
+                .get_or_init(|| VerdictCache::new(self.cache_capacity as usize));
             if let Some(key) = Key::new(cache.seed(), method, line, private_network) {
                 if let Some(verdict) = cache.get(&key) {
                     *lookup = CacheLookup::Hit;

@@ -4,7 +4,8 @@
 //!   line (browsers send one, lowercase, sorted) and the private-network flag. Requests with a
 //!   method over [`MAX_METHOD_LEN`] bytes, a header line over [`MAX_HEADERS_LEN`] bytes, or several
 //!   header lines are not cached.
-//! - **Bounded**: [`CAPACITY`] slots allocated when the generation is compiled; nothing is
+//! - **Bounded**: [`CAPACITY`] slots (or [`SMALL_CAPACITY`] for each policy of a set of more
+//!   than [`LARGE_SETS_FROM`] policies) allocated on the policy's first preflight; nothing is
 //!   allocated, and the table never grows, afterwards.
 //! - **Lock-free**: a reader loads a slot's sequence number, compares its words with the
 //!   request's bytes, and loads the sequence again; a torn read is a miss. A writer claims a
@@ -20,8 +21,15 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::{PreflightDenial, Verdict};
 
-/// Slots per generation.
+/// Slots per policy.
 pub(crate) const CAPACITY: usize = 512;
+/// Slots per policy in a set of more than [`LARGE_SETS_FROM`] policies: 10,000 tenant
+/// policies that all see preflights then hold 10,000 × 32 slots (about 47 MiB), not
+/// 10,000 × 512 (about 750 MiB, measured). A browser sends a handful of distinct preflights
+/// per page; 32 slots with second-chance replacement hold them.
+pub(crate) const SMALL_CAPACITY: usize = 32;
+/// Sets with more policies than this give each the small cache.
+pub(crate) const LARGE_SETS_FROM: usize = 64;
 const METHOD_WORDS: usize = 2;
 const HEADER_WORDS: usize = 14;
 const KEY_WORDS: usize = METHOD_WORDS + HEADER_WORDS;
@@ -219,18 +227,25 @@ pub(crate) struct VerdictCache {
 impl std::fmt::Debug for VerdictCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerdictCache")
-            .field("capacity", &CAPACITY)
+            .field("capacity", &self.slots.len())
             .field("len", &self.len())
             .finish()
     }
 }
 
 impl VerdictCache {
-    pub(crate) fn new() -> VerdictCache {
+    /// `capacity` is a power of two.
+    pub(crate) fn new(capacity: usize) -> VerdictCache {
+        debug_assert!(capacity.is_power_of_two());
         VerdictCache {
             seed: Seed::random(),
-            slots: (0..CAPACITY).map(|_| Slot::default()).collect(),
+            slots: (0..capacity).map(|_| Slot::default()).collect(),
         }
+    }
+
+    /// Slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
     }
 
     pub(crate) fn seed(&self) -> &Seed {
@@ -239,7 +254,7 @@ impl VerdictCache {
 
     #[inline]
     fn slot(&self, key: &Key<'_>) -> &Slot {
-        &self.slots[(key.hash as usize) & (CAPACITY - 1)]
+        &self.slots[(key.hash as usize) & (self.slots.len() - 1)]
     }
 
     #[inline]
@@ -330,7 +345,7 @@ mod tests {
 
     #[test]
     fn hit_miss_and_bound() {
-        let cache = VerdictCache::new();
+        let cache = VerdictCache::new(CAPACITY);
         fn key<'a>(cache: &VerdictCache, m: &'a [u8], h: &'a [u8]) -> Key<'a> {
             Key::new(cache.seed(), m, Some(h), false).unwrap()
         }
@@ -358,7 +373,7 @@ mod tests {
         assert!(Key::new(cache.seed(), &[b'M'; MAX_METHOD_LEN + 1], None, false).is_none());
         assert!(Key::new(cache.seed(), b"PUT", Some(&[b'a'; MAX_HEADERS_LEN]), false).is_some());
         // Absent and empty header lines are different keys for lookups too.
-        let fresh = VerdictCache::new();
+        let fresh = VerdictCache::new(CAPACITY);
         let get = Verdict::Allowed {
             headers_requested: false,
         };
