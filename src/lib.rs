@@ -73,8 +73,10 @@
 //! | 7 deciding | `explain` | [`Explanation`]: why, in words |
 //! | 7 deciding | `owned_headers` | the one rule for applying corsgate's headers to a response; [`ResponseHeaders`], the layer's forwarded headers |
 //! | 7 deciding | `decision` | [`Decision`]: the headers a request gets, as values, into a response, or as HTTP/1 bytes |
+//! | 7 deciding | `browser_check` | [`BrowserCheck`]: what a browser concludes from a response's CORS headers; [`Difference`] between two conclusions |
 //! | 8 handle | [`metrics`] | per-thread decision counters summed on read, reload counters, [`metrics::Disagreements`] |
 //! | 8 handle | `engine` | [`Cors`]: the hot-swappable generation and its counters |
+//! | 8 handle | [`shadow`] | [`shadow::ShadowCors`]: a shadow policy set decided beside the serving one, disagreements counted |
 //! | 9 adapters | `file` | policy files and environments (feature `file`) |
 //! | 9 adapters | `layer` | the tower layer (feature `tower`) |
 //! | 9 adapters | `watch` | reloading a policy when its file changes (feature `watch`) |
@@ -173,6 +175,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod browser_check;
 mod cache_padded;
 mod decision;
 pub mod docs;
@@ -196,6 +199,7 @@ pub mod preflight;
 mod public_suffix;
 mod request;
 mod selection;
+pub mod shadow;
 mod suggest;
 mod token;
 mod verdict;
@@ -209,6 +213,7 @@ pub mod fuzzing;
 #[doc(hidden)]
 pub mod reference;
 
+pub use browser_check::{BrowserCheck, Difference};
 pub use decision::Decision;
 pub use engine::{Cors, Reloaded};
 pub use error::{Field, Issue, IssueKind, Location, PolicyError, Severity};

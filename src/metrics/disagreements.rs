@@ -9,35 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// How a second policy's decision differed from the serving policy's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Difference {
-    /// The serving policy allowed the request; the other one would have denied it.
-    AllowedToDenied,
-    /// The serving policy denied the request; the other one would have allowed it.
-    DeniedToAllowed,
-    /// Both allowed it, with different response headers.
-    Headers,
-}
-
-impl Difference {
-    /// Every difference, in a stable order.
-    pub const ALL: [Difference; 3] = [
-        Difference::AllowedToDenied,
-        Difference::DeniedToAllowed,
-        Difference::Headers,
-    ];
-
-    /// The stable snake_case name used as a metric label: `allowed_to_denied`,
-    /// `denied_to_allowed` or `headers`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Difference::AllowedToDenied => "allowed_to_denied",
-            Difference::DeniedToAllowed => "denied_to_allowed",
-            Difference::Headers => "headers",
-        }
-    }
-}
+pub use crate::browser_check::Difference;
 
 /// Counters of disagreements between the serving policy and a second one, keyed by the
 /// serving request's policy name and the [`Difference`].
