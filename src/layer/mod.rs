@@ -17,6 +17,15 @@
 //! `/public/../admin` is decided by the `/public` route while the application serves `/admin`.
 //! A request on an `off` route passes through untouched.
 //!
+//! Two more things a layer can do, for operating a policy on live traffic (design §9):
+//! - **observe every decision** ([`CorsLayer::observe`]): a [`DecisionObserver`] is called
+//!   with each request and its decision before the response — a [`ShadowCors`] comparing a
+//!   shadow policy, a rejection log;
+//! - **report only** ([`CorsLayer::report_only`]): decide and count, but change no response
+//!   (preflights go to the inner service, and its `Access-Control-*` headers pass through);
+//!   [`ReportOnly`] compares what a browser concludes from the inner service's response with
+//!   what it would conclude from corsgate's, and counts where they differ.
+//!
 //! # Example: axum
 //! ```
 //! use std::sync::Arc;
@@ -40,21 +49,79 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::decision::Decision;
 use crate::engine::Cors;
 use crate::owned_headers::ForwardHeaders;
 use crate::policy::Policy;
 use crate::request::CorsRequest;
+use crate::shadow::ShadowCors;
+
+mod report_only;
+
+pub use report_only::{ReportOnly, ReportedDisagreement};
+
+/// Called by a [`CorsService`] with every request and the decision made for it, before the
+/// response. Runs on the request path: keep it cheap and never block.
+pub trait DecisionObserver: Send + Sync + 'static {
+    /// One request and its decision.
+    fn observe(&self, request: &CorsRequest<'_>, decision: &Decision<'_, '_>);
+}
+
+/// Compares the shadow policy's decision with every decision the layer makes.
+impl DecisionObserver for ShadowCors {
+    fn observe(&self, request: &CorsRequest<'_>, decision: &Decision<'_, '_>) {
+        let _ = self.compare(request, decision);
+    }
+}
+
+/// What a layer does besides deciding: shared by every clone of its service.
+#[derive(Clone, Default)]
+struct Extras {
+    observer: Option<Arc<dyn DecisionObserver>>,
+    report_only: Option<Arc<ReportOnly>>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("observer", &self.observer.is_some())
+            .field("report_only", &self.report_only.is_some())
+            .finish()
+    }
+}
 
 /// Applies a [`Cors`] handle's decisions to a service. Cheap to clone: it shares the handle.
 #[derive(Clone, Debug)]
 pub struct CorsLayer {
     cors: Arc<Cors>,
+    extras: Extras,
 }
 
 impl CorsLayer {
     /// A layer over a shared handle; reload the handle to change the policy.
     pub fn new(cors: Arc<Cors>) -> CorsLayer {
-        CorsLayer { cors }
+        CorsLayer {
+            cors,
+            extras: Extras::default(),
+        }
+    }
+
+    /// Calls `observer` with every request and its decision (a [`ShadowCors`], say; for
+    /// several, write one observer that calls each).
+    pub fn observe(mut self, observer: Arc<dyn DecisionObserver>) -> CorsLayer {
+        self.extras.observer = Some(observer);
+        self
+    }
+
+    /// Decides and counts every request, but changes no response: preflights go to the inner
+    /// service like any request, and its headers pass through untouched; `report` counts the
+    /// responses where a browser would conclude something else from corsgate's headers.
+    ///
+    /// Each request with an `Origin` keeps its CORS fields and corsgate's conclusion until
+    /// the response (a small allocation); requests without one cost what they cost before.
+    pub fn report_only(mut self, report: Arc<ReportOnly>) -> CorsLayer {
+        self.extras.report_only = Some(report);
+        self
     }
 
     /// A layer over a fixed policy.
@@ -75,6 +142,7 @@ impl<S> Layer<S> for CorsLayer {
         CorsService {
             inner,
             cors: self.cors.clone(),
+            extras: self.extras.clone(),
         }
     }
 }
@@ -84,12 +152,17 @@ impl<S> Layer<S> for CorsLayer {
 pub struct CorsService<S> {
     inner: S,
     cors: Arc<Cors>,
+    extras: Extras,
 }
 
 impl<S> CorsService<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, cors: Arc<Cors>) -> CorsService<S> {
-        CorsService { inner, cors }
+        CorsService {
+            inner,
+            cors,
+            extras: Extras::default(),
+        }
     }
 
     /// The wrapped service.
@@ -112,8 +185,28 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if let Some(report) = &self.extras.report_only {
+            let pending = {
+                let cors_request = CorsRequest::from_request(&request);
+                let decision = self.cors.decide(&cors_request);
+                if let Some(observer) = &self.extras.observer {
+                    observer.observe(&cors_request, &decision);
+                }
+                report_only::Pending::new(report, &request, &cors_request, &decision)
+            };
+            return ResponseFuture {
+                kind: Kind::Reported {
+                    future: self.inner.call(request),
+                    pending,
+                },
+            };
+        }
         let headers = {
-            let decision = self.cors.decide(&CorsRequest::from_request(&request));
+            let cors_request = CorsRequest::from_request(&request);
+            let decision = self.cors.decide(&cors_request);
+            if let Some(observer) = &self.extras.observer {
+                observer.observe(&cors_request, &decision);
+            }
             if let Some(response) = decision.preflight_response::<ResBody>() {
                 return ResponseFuture {
                     kind: Kind::Answered {
@@ -147,6 +240,7 @@ pin_project! {
     enum Kind<F, B> {
         Answered { response: Option<Response<B>> },
         Forwarded { #[pin] future: F, headers: Option<ForwardHeaders> },
+        Reported { #[pin] future: F, pending: Option<Box<report_only::Pending>> },
     }
 }
 
@@ -171,6 +265,17 @@ where
                 };
                 if let Some(headers) = headers.take() {
                     headers.apply(response.headers_mut());
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Reported { future, pending } => {
+                let response = match future.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(r)) => r,
+                };
+                if let Some(pending) = pending.take() {
+                    pending.finish(&response);
                 }
                 Poll::Ready(Ok(response))
             }
