@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use corsgate::metrics::Collector;
+use corsgate::metrics::{Collector, Disagreements};
 use corsgate::watch::PolicyWatcher;
 use corsgate::Cors;
 use http::header::{self, HeaderValue};
@@ -31,9 +31,21 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(cors: Arc<Cors>) -> Metrics {
+    /// The engine's counters, and the shadow's and report-only disagreements when on.
+    pub fn new(
+        cors: Arc<Cors>,
+        shadow: Option<Arc<Disagreements>>,
+        report_only: Option<Arc<Disagreements>>,
+    ) -> Metrics {
+        let mut collector = Collector::new(cors);
+        if let Some(shadow) = shadow {
+            collector = collector.with_shadow(shadow);
+        }
+        if let Some(report_only) = report_only {
+            collector = collector.with_report_only(report_only);
+        }
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(Collector::new(cors)));
+        registry.register_collector(Box::new(collector));
         Metrics { registry }
     }
 

@@ -14,7 +14,17 @@
 //! - `reload`: SIGHUP and `/healthz`;
 //! - `admin`: `/metrics`, and `--admin-listen`'s listener for `/metrics` and `/healthz`;
 //! - `access_log`: one escaped line per request;
+//! - `log_rate`: a budget of log lines a second, with the dropped ones counted;
+//! - `rejections`: the rejection log (denied CORS requests, structured);
+//! - `shadow`: `--shadow`, a second policy set compared with the serving one;
+//! - `observe`: what is done with each decision besides applying it;
 //! - `demo`: the demo API.
+//!
+//! With `--report-only`, the CORS layer decides and counts but changes no response
+//! (`corsgate::layer::CorsLayer::report_only`): preflights go to the upstream too, and
+//! responses whose CORS headers a browser would read differently from corsgate's decision are
+//! counted (`corsgate_report_only_disagreements_total`) and logged, target
+//! `corsgate::report_only`, at most `--disagreement-log-rate` lines a second.
 //!
 //! A request goes: hygiene checks (refusals answered here, without CORS headers) →
 //! `CorsLayer` (preflights answered, headers applied to everything else) → `/healthz`, the
@@ -31,7 +41,11 @@ pub use hygiene::path_problem;
 mod interim;
 mod limits;
 mod listener;
+mod log_rate;
+mod observe;
+mod rejections;
 mod reload;
+mod shadow;
 mod upstream;
 
 use std::convert::Infallible;
@@ -45,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use corsgate::file::{active_environment, PolicyFile};
-use corsgate::layer::{CorsLayer, CorsService};
+use corsgate::layer::{CorsLayer, CorsService, ReportOnly};
 use corsgate::watch::{PolicyWatcher, WatchOptions};
 use corsgate::Cors;
 use http::header::{self, HeaderValue};
@@ -65,8 +79,13 @@ use hygiene::TrustedProxies;
 use limits::{parse_seconds, Limits, Seconds};
 use upstream::{redact_userinfo, Forwarding, Upstream};
 
+use access_log::Escaped;
+use log_rate::LogRate;
+use rejections::Rejections;
+use shadow::Shadowing;
+
 use crate::output::{self, diagnostic};
-use crate::{report_policy_error, EXIT_OK, EXIT_USAGE};
+use crate::{report_policy_error, OutputFormat, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -128,10 +147,31 @@ pub struct ServeArgs {
     /// Write no access-log line per request (reloads, warnings and errors are still logged).
     #[arg(long)]
     no_access_log: bool,
+    /// Decide every request with this policy file too (same --env), without touching any
+    /// response; count and log where it disagrees. Watched and reloaded like the policy file;
+    /// while it is invalid or unreadable, the shadow is off (serving is never affected).
+    #[arg(long, value_name = "FILE", conflicts_with = "report_only")]
+    shadow: Option<PathBuf>,
+    /// Decide and count, but change no response: preflights go to the upstream too and its own
+    /// CORS headers pass through; count and log the responses whose CORS headers a browser
+    /// would read differently from corsgate's decision.
+    #[arg(long)]
+    report_only: bool,
+    /// Log format on standard error: text, or json (one object per line).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    log_format: OutputFormat,
+    /// Denied CORS requests logged a second, at most (target corsgate::rejection; 0: none);
+    /// the number of the others is logged once a second.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    rejection_log_rate: u32,
+    /// Shadow and report-only disagreements logged a second, at most (0: none); the number
+    /// of the others is logged once a second.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    disagreement_log_rate: u32,
 }
 
 pub fn run(args: ServeArgs) -> u8 {
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -141,9 +181,14 @@ pub fn run(args: ServeArgs) -> u8 {
         // report it with `eprintln!`, which panics on the same broken standard error and takes
         // the connection's task down with it.
         .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(true)
-        .try_init();
+        .with_target(true);
+    let _ = match args.log_format {
+        OutputFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One object per line, the event's fields beside `timestamp`, `level` and `target`.
+        OutputFormat::Json => logs.json().flatten_event(true).with_ansi(false).try_init(),
+    };
     let environment = active_environment(args.env.as_deref());
     let set =
         match PolicyFile::load(&args.policy).and_then(|f| f.policy_set(environment.as_deref())) {
@@ -223,19 +268,67 @@ async fn serve(
         Some(admin) => Some(TcpListener::bind(admin).await?),
         None => None,
     };
+    let watch_options = WatchOptions::default()
+        .with_watch(!args.no_watch)
+        .with_reload_timeout(
+            args.reload_timeout
+                .get()
+                .unwrap_or(Duration::from_secs(86_400 * 365)),
+        );
     let watcher = Arc::new(PolicyWatcher::with_options(
         cors.clone(),
         &args.policy,
         environment.clone(),
-        WatchOptions::default()
-            .with_watch(!args.no_watch)
-            .with_reload_timeout(
-                args.reload_timeout
-                    .get()
-                    .unwrap_or(Duration::from_secs(86_400 * 365)),
-            ),
+        watch_options,
     )?);
     reload::forward_sighup(watcher.clone(), args.policy.display().to_string())?;
+    // Leaked like the rest of the shared state: they live as long as the process.
+    let shadow: Option<&'static Shadowing> = match &args.shadow {
+        Some(path) => {
+            let shadowing = Shadowing::start(
+                cors.clone(),
+                path,
+                environment.clone(),
+                watch_options,
+                args.disagreement_log_rate,
+            )?;
+            reload::forward_sighup(shadowing.watcher().clone(), shadowing.label().to_owned())?;
+            Some(Box::leak(Box::new(shadowing)))
+        }
+        None => None,
+    };
+    let rejections: Option<&'static Rejections> = (args.rejection_log_rate > 0).then(|| {
+        &*Box::leak(Box::new(Rejections::new(
+            args.rejection_log_rate,
+            !args.report_only,
+        )))
+    });
+    let report_rate: Option<&'static LogRate> = args.report_only.then(|| {
+        &*Box::leak(Box::new(LogRate::new(
+            args.disagreement_log_rate,
+            "report-only disagreement",
+            "corsgate::report_only",
+        )))
+    });
+    let report_only: Option<Arc<ReportOnly>> = report_rate.map(|rate| Arc::new(report_only(rate)));
+    {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Some(r) = rejections {
+                    r.rate().report_dropped();
+                }
+                if let Some(s) = shadow {
+                    s.log.report_dropped();
+                    s.report_state();
+                }
+                if let Some(r) = report_rate {
+                    r.report_dropped();
+                }
+            }
+        });
+    }
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
 
@@ -269,20 +362,37 @@ async fn serve(
         backend,
         cors: cors.clone(),
         watcher: watcher.clone(),
-        metrics: admin_listener
-            .is_none()
-            .then(|| admin::Metrics::new(cors.clone())),
+        metrics: admin_listener.is_none().then(|| {
+            admin::Metrics::new(
+                cors.clone(),
+                shadow.map(|s| s.cors.disagreements().clone()),
+                report_only.as_ref().map(|r| r.disagreements().clone()),
+            )
+        }),
     }));
     let admin: Option<(TcpListener, &'static admin::Admin)> = admin_listener.map(|listener| {
         let admin: &'static admin::Admin = Box::leak(Box::new(admin::Admin {
-            metrics: admin::Metrics::new(cors.clone()),
+            metrics: admin::Metrics::new(
+                cors.clone(),
+                shadow.map(|s| s.cors.disagreements().clone()),
+                report_only.as_ref().map(|r| r.disagreements().clone()),
+            ),
             cors: cors.clone(),
             watcher,
         }));
         (listener, admin)
     });
     let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
-        service: CorsLayer::new(cors.clone()).layer(App { state }),
+        service: {
+            let mut layer = CorsLayer::new(cors.clone());
+            if rejections.is_some() || shadow.is_some() {
+                layer = layer.observe(Arc::new(observe::Observer { rejections, shadow }));
+            }
+            if let Some(report) = report_only {
+                layer = layer.report_only(report);
+            }
+            layer.layer(App { state })
+        },
         io_timeout: limits.io_timeout,
         access_log: !args.no_access_log,
     }));
@@ -461,4 +571,32 @@ impl Service<Request<RequestBody>> for App {
             })
         })
     }
+}
+
+/// `--report-only`'s counts and its log: target `corsgate::report_only`, fields `policy`,
+/// `route`, `kind`, `difference` (from the upstream's response to corsgate's decision),
+/// `upstream` and `corsgate` (`allowed`/`denied`), `status`, `origin` and `upstream_acao`
+/// (escaped, cut at 256 bytes).
+fn report_only(rate: &'static LogRate) -> ReportOnly {
+    ReportOnly::new().on_disagreement(move |d| {
+        if !rate.admit() {
+            return;
+        }
+        let verdict = |allowed: bool| if allowed { "allowed" } else { "denied" };
+        tracing::info!(
+            target: "corsgate::report_only",
+            policy = d.policy,
+            route = d.route.unwrap_or("-"),
+            kind = d.kind.as_str(),
+            difference = d.difference.as_str(),
+            upstream = verdict(d.upstream_allowed),
+            corsgate = verdict(d.corsgate_allowed),
+            status = d.status.as_u16(),
+            origin = %Escaped::quoted(d.origin, 256),
+            upstream_acao = %d
+                .upstream_allow_origin
+                .map_or(Escaped::quoted(b"-", 256), |v| Escaped::quoted(v.as_bytes(), 256)),
+            "upstream and corsgate disagree"
+        );
+    })
 }
