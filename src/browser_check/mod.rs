@@ -5,25 +5,7 @@
 //! bytes, so that spacing, order, letter case of names, several field lines against one, or
 //! `*` against an echoed origin where both allow are never counted as differences.
 //!
-//! What is compared, for a request with an `Origin` (a request without one is checked by no
-//! browser, and two conclusions about it never differ):
-//! - **actual requests**: the [CORS check] without and with credentials; for each mode that
-//!   passes, the response headers exposed to the page (`Access-Control-Expose-Headers`, `*`
-//!   meaning all of them without credentials only); and whether the response echoes the
-//!   Origin without `Vary: Origin` (a response a shared cache would hand to other origins);
-//! - **preflights**: the [CORS-preflight check] without and with credentials — an ok status,
-//!   the CORS check, the requested method (`Access-Control-Allow-Methods`, CORS-safelisted
-//!   methods and, without credentials, `*`), and each requested header
-//!   (`Access-Control-Allow-Headers`; `*` covers every name but `Authorization`, and only
-//!   without credentials).
-//!
-//! Not compared: `Access-Control-Max-Age` (how long a browser caches the answer, not what it
-//! concludes), `Access-Control-Allow-Private-Network`, and `Vary` on denied responses and on
-//! preflights (one response cannot show that a cache would mix it up with another; `OPTIONS`
-//! responses are not stored by shared caches).
-//!
-//! [CORS check]: https://fetch.spec.whatwg.org/#cors-check
-//! [CORS-preflight check]: https://fetch.spec.whatwg.org/#cors-preflight-fetch
+//! [`BrowserCheck`] documents what is compared.
 
 use std::borrow::Cow;
 
@@ -89,8 +71,27 @@ enum Exposure {
     Names(Vec<Box<[u8]>>),
 }
 
-/// What a browser concludes from a response's CORS headers for one request. See the
-/// [module](self) documentation for what is compared.
+/// What a browser concludes from a response's CORS headers for one request.
+///
+/// What is compared, for a request with an `Origin` (a request without one is checked by no
+/// browser, and two conclusions about it never differ):
+/// - **actual requests**: the [CORS check] without and with credentials; for each mode that
+///   passes, the response headers exposed to the page (`Access-Control-Expose-Headers`, `*`
+///   meaning all of them without credentials only); and whether the response echoes the
+///   Origin without `Vary: Origin` (a response a shared cache would hand to other origins);
+/// - **preflights**: the [CORS-preflight check] without and with credentials — an ok status,
+///   the CORS check, the requested method (`Access-Control-Allow-Methods`, CORS-safelisted
+///   methods and, without credentials, `*`), and each requested header
+///   (`Access-Control-Allow-Headers`; `*` covers every name but `Authorization`, and only
+///   without credentials).
+///
+/// Not compared: `Access-Control-Max-Age` (how long a browser caches the answer, not what it
+/// concludes), `Access-Control-Allow-Private-Network`, and `Vary` on denied responses and on
+/// preflights (one response cannot show that a cache would mix it up with another; `OPTIONS`
+/// responses are not stored by shared caches).
+///
+/// [CORS check]: https://fetch.spec.whatwg.org/#cors-check
+/// [CORS-preflight check]: https://fetch.spec.whatwg.org/#cors-preflight-fetch
 ///
 /// # Example
 /// ```
