@@ -217,5 +217,65 @@ fn counting(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, counting, layers);
+/// What the operations options cost a request through the layer (one origin, an allowed
+/// actual request and an allowed preflight; a denied actual request too): the plain layer; a
+/// shadow that adds one origin (the usual change: allowed requests get the same headers from
+/// both); a shadow that also drops the exposed header and the max-age (every allowed request
+/// disagrees on headers, so both decisions are read as a browser would); and report-only (the
+/// preflight is not answered but passed to the inner service, whose empty 200 is then
+/// compared).
+fn operations(c: &mut Criterion) {
+    let cors = corsgate_policy(vec!["https://app.example.com".to_owned()]);
+    let added_origin = corsgate_policy(vec![
+        "https://app.example.com".to_owned(),
+        "https://new.example.com".to_owned(),
+    ]);
+    let shadow = Arc::new(Cors::new(
+        Policy::builder()
+            .origins(["https://app.example.com", "https://new.example.com"])
+            .methods(["GET", "PUT"])
+            .allow_headers(["content-type", "x-token"])
+            .credentials(true)
+            .build()
+            .unwrap(),
+    ));
+    let mut g = c.benchmark_group("layer_operations");
+    g.throughput(Throughput::Elements(1));
+    let layers = [
+        ("plain", corsgate::layer::CorsLayer::new(Arc::clone(&cors))),
+        (
+            "shadow_agrees",
+            corsgate::layer::CorsLayer::new(Arc::clone(&cors)).observe(Arc::new(
+                corsgate::shadow::ShadowCors::new(Arc::clone(&cors), Arc::clone(&added_origin)),
+            )),
+        ),
+        (
+            "shadow_differs",
+            corsgate::layer::CorsLayer::new(Arc::clone(&cors)).observe(Arc::new(
+                corsgate::shadow::ShadowCors::new(Arc::clone(&cors), Arc::clone(&shadow)),
+            )),
+        ),
+        (
+            "report_only",
+            corsgate::layer::CorsLayer::new(Arc::clone(&cors))
+                .report_only(Arc::new(corsgate::layer::ReportOnly::new())),
+        ),
+    ];
+    for (mode, layer) in layers {
+        for (id, origin, preflight) in [
+            ("actual", "https://app.example.com", false),
+            ("denied", "https://evil.example.com", false),
+            ("preflight", "https://app.example.com", true),
+        ] {
+            let template = request(origin, preflight);
+            let mut ours = layer.clone().layer(Noop);
+            g.bench_function(BenchmarkId::new(id, mode), |b| {
+                b.iter(|| drive(&mut ours, black_box(template.clone())))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, counting, operations, layers);
 criterion_main!(benches);
