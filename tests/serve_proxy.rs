@@ -1,7 +1,7 @@
 //! `corsgate serve` as a proxy, attacked on loopback: every request is sent byte for byte, and
 //! the upstream is a raw socket that records exactly what it receives. Host rules, path rules,
 //! refused methods, `OPTIONS *`, WebSocket handshakes, the headers removed, kept and set,
-//! 1xx forwarding, `Transfer-Encoding` with `Content-Length`, upstream header limits, hung,
+//! 1xx forwarding, an HTTP/1.0 upstream, `Transfer-Encoding` with `Content-Length`, upstream header limits, hung,
 //! slow, refusing and unreachable upstreams, the retry on a connection the upstream closed,
 //! log escaping, and userinfo in `--upstream`. Every wait is bounded.
 
@@ -221,6 +221,7 @@ async fn upstream_responses_made_safe_and_1xx_forwarded() {
             head.push_str("content-length: 0\r\n\r\n");
             Reply::Send(head.into_bytes())
         }
+        Some("/http-1.0") => Reply::Send(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec()),
         _ => Reply::Send(response("200 OK", &[], "ok")),
     })
     .await;
@@ -228,6 +229,17 @@ async fn upstream_responses_made_safe_and_1xx_forwarded() {
         &policy_file(),
         &["--upstream", &format!("http://{}", up.address)],
     );
+
+    // An HTTP/1.0 upstream: the gateway answers with its own version (RFC 9110 §6.2), and
+    // the client's connection stays open for a second request.
+    let answer = raw(
+        &gw,
+        "GET /http-1.0 HTTP/1.1\r\nHost: a.example\r\n\r\n\
+         GET /http-1.0 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{answer}");
+    assert!(!answer.contains("HTTP/1.0"), "{answer}");
 
     let answer = raw(
         &gw,

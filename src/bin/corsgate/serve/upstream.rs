@@ -177,6 +177,10 @@ impl Upstream {
         let response = match outcome {
             Some(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
+                // The gateway speaks its own HTTP version (RFC 9110 §6.2): hyper writes the
+                // status line with the response's, and an HTTP/1.0 upstream's would tell an
+                // HTTP/1.1 client that its connection will not be kept alive.
+                parts.version = Version::HTTP_11;
                 scrub_response_headers(&mut parts.headers);
                 let body =
                     StallGuard::new(body, self.limits.io_timeout, "the upstream's response body");
