@@ -493,14 +493,15 @@ async fn the_rejection_log_is_rate_limited_under_a_flood() {
                         ["origin_not_allowed", "malformed_origin", "null_origin"].contains(&reason),
                         "{reason}"
                     );
+                    // Escaped as in the text log, without its quotes (JSON has its own).
                     if origin.contains("quoted") {
-                        assert_eq!(origin, r#""https://evil.example\"quoted""#);
-                    } else if origin.starts_with("\"https://aaa") {
+                        assert_eq!(origin, r#"https://evil.example\"quoted"#);
+                    } else if origin.starts_with("https://aaa") {
                         let cut = format!("(+{} bytes)", long.len() - 256);
                         assert!(origin.ends_with(&cut), "{origin}");
-                        assert_eq!(origin.len(), 256 + 2 + cut.len());
+                        assert_eq!(origin.len(), 256 + cut.len());
                     } else {
-                        assert_eq!((origin, reason), ("\"null\"", "null_origin"));
+                        assert_eq!((origin, reason), ("null", "null_origin"));
                     }
                 }
                 Some("corsgate::log_rate") if event["log"] == "corsgate::rejection" => {

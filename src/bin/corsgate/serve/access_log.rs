@@ -11,8 +11,13 @@
 //! request target has no spaces). Each field is cut at a bound (Origin
 //! and ACAO at 256 bytes, the path at 1 KiB), with the cut noted as `(+N bytes)`. The query is
 //! never logged (it often carries tokens). An absent Origin or ACAO is `-`.
+//!
+//! The structured events (rejections, shadow and report-only disagreements) escape the same
+//! way; their values are quoted in the text log and bare with `--log-format json`, whose
+//! encoder quotes them (`set_json_fields`).
 
 use std::fmt::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::Method;
@@ -58,6 +63,14 @@ fn quoted_or_dash(value: Option<&[u8]>, f: &mut fmt::Formatter<'_>) -> fmt::Resu
     }
 }
 
+/// Whether the log is JSON, set once at start from `--log-format`.
+static JSON_FIELDS: AtomicBool = AtomicBool::new(false);
+
+/// Says that the log is JSON: [`Escaped::field`] leaves its quotes to the JSON encoder.
+pub fn set_json_fields(json: bool) {
+    JSON_FIELDS.store(json, Ordering::Relaxed);
+}
+
 /// Bytes a client wrote, made safe for one log field.
 pub struct Escaped<'a> {
     bytes: &'a [u8],
@@ -72,6 +85,16 @@ impl<'a> Escaped<'a> {
             bytes,
             max,
             quoted: true,
+        }
+    }
+
+    /// A structured event's field: quoted in the text log, bare in JSON (whose encoder
+    /// quotes it; the escaping is the same, so `\` still starts an escape).
+    pub fn field(bytes: &'a [u8], max: usize) -> Escaped<'a> {
+        Escaped {
+            bytes,
+            max,
+            quoted: !JSON_FIELDS.load(Ordering::Relaxed),
         }
     }
 

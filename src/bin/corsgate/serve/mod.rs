@@ -182,6 +182,7 @@ pub fn run(args: ServeArgs) -> u8 {
         // the connection's task down with it.
         .log_internal_errors(false)
         .with_target(true);
+    access_log::set_json_fields(args.log_format == OutputFormat::Json);
     let _ = match args.log_format {
         OutputFormat::Text => logs
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -592,10 +593,10 @@ fn report_only(rate: &'static LogRate) -> ReportOnly {
             upstream = verdict(d.upstream_allowed),
             corsgate = verdict(d.corsgate_allowed),
             status = d.status.as_u16(),
-            origin = %Escaped::quoted(d.origin, 256),
+            origin = %Escaped::field(d.origin, 256),
             upstream_acao = %d
                 .upstream_allow_origin
-                .map_or(Escaped::quoted(b"-", 256), |v| Escaped::quoted(v.as_bytes(), 256)),
+                .map_or(Escaped::field(b"-", 256), |v| Escaped::field(v.as_bytes(), 256)),
             "upstream and corsgate disagree"
         );
     })

@@ -46,7 +46,7 @@ impl Rejections {
             route = decision.route_name().unwrap_or("-"),
             kind = decision.kind().as_str(),
             reason = decision.deny_reason().map_or("-", |r| r.kind()),
-            origin = %Escaped::quoted(origin, MAX_ORIGIN),
+            origin = %Escaped::field(origin, MAX_ORIGIN),
             enforced = self.enforced,
             "denied"
         );

@@ -44,7 +44,15 @@ impl Shadowing {
         let label = path.display().to_string();
         let loaded = PolicyFile::load(path).and_then(|f| f.policy_set(environment.as_deref()));
         let (set, valid_at_start) = match loaded {
-            Ok(set) => (set, true),
+            Ok(set) => {
+                tracing::info!(
+                    target: "corsgate::shadow",
+                    path = %label,
+                    generation = 1,
+                    "shadow policy on"
+                );
+                (set, true)
+            }
             Err(err) => {
                 tracing::error!(
                     target: "corsgate::shadow",
@@ -129,7 +137,7 @@ impl Shadowing {
             kind = decision.kind().as_str(),
             difference = difference.as_str(),
             serving = if decision.is_allowed() { "allowed" } else { "denied" },
-            origin = %Escaped::quoted(request.origin_value().unwrap_or_default(), 256),
+            origin = %Escaped::field(request.origin_value().unwrap_or_default(), 256),
             "shadow disagrees"
         );
     }
