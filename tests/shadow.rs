@@ -303,16 +303,27 @@ fn disagreements_are_counted_under_the_serving_requests_policy() {
             .path(b"/v1/orders")
     };
     for _ in 0..3 {
-        shadowed.decide(&partner(NEW));
+        assert_eq!(
+            shadowed.decide(&partner(NEW)).1,
+            Some(Difference::DeniedToAllowed)
+        );
     }
-    shadowed.decide(&partner(b"https://partner-app.example.com"));
+    assert_eq!(
+        shadowed
+            .decide(&partner(b"https://partner-app.example.com"))
+            .1,
+        Some(Difference::AllowedToDenied)
+    );
     // The default policy is the same in both: no disagreement.
     for _ in 0..5 {
-        shadowed.decide(
+        let (decision, difference) = shadowed.decide(
             &CorsRequest::new(b"GET")
                 .origin(APP)
                 .host(b"api.example.com"),
         );
+        assert!(decision.is_allowed());
+        assert_eq!(decision.policy_name(), "default");
+        assert_eq!(difference, None);
     }
     // An `off` route is never compared, nor is a request without Origin.
     let (decision, difference) = shadowed.decide(
