@@ -20,12 +20,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 use super::access_log::Escaped;
@@ -34,7 +32,8 @@ use super::client_io::ConnectionClock;
 use super::hygiene::{
     path_problem, scrub_request_headers, scrub_response_headers, RequestHost, TrustedProxies,
 };
-use super::limits::{Limits, MAX_HEAD_BYTES, UPSTREAM_POOL_IDLE, UPSTREAM_POOL_MAX_IDLE};
+use super::limits::Limits;
+use super::pool::{Pool, PooledBody, UpstreamError};
 
 /// What the handler knows about a request that the upstream needs.
 #[derive(Clone)]
@@ -46,11 +45,11 @@ pub struct Forwarding {
 
 /// An `http://` upstream.
 pub struct Upstream {
-    /// Pooled connections.
-    client: Client<HttpConnector, RequestBody>,
-    /// No pooling: the one retry of a request whose pooled connection was closed.
-    fresh: Client<HttpConnector, RequestBody>,
+    /// Its connections, idle ones kept per worker thread.
+    pool: Pool,
     authority: http::uri::Authority,
+    /// `Host` for a request that has none (HTTP/1.0): the upstream's authority.
+    authority_host: HeaderValue,
     /// The path prefix, without a trailing `/` (empty for none).
     prefix: String,
     limits: Limits,
@@ -97,22 +96,12 @@ impl Upstream {
         if let Some(problem) = path_problem(base.path().as_bytes()) {
             return Err(format!("the path prefix has {problem}"));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(limits.upstream_connect_timeout);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(UPSTREAM_POOL_IDLE)
-            .pool_max_idle_per_host(UPSTREAM_POOL_MAX_IDLE)
-            // 100 header lines: hyper's default, unset on purpose (see `limits`).
-            .http1_max_buf_size(MAX_HEAD_BYTES);
-        let client = builder.build(connector.clone());
-        let fresh = builder.pool_max_idle_per_host(0).build(connector);
+        let authority_host = HeaderValue::from_str(authority.as_str())
+            .map_err(|e| format!("the host is not a header value: {e}"))?;
         Ok(Upstream {
-            client,
-            fresh,
+            pool: Pool::new(&authority, limits.upstream_connect_timeout),
             authority,
+            authority_host,
             prefix: base.path().trim_end_matches('/').to_owned(),
             limits,
             trusted,
@@ -126,13 +115,22 @@ impl Upstream {
 
     /// Forwards one request; every outcome is a response.
     pub async fn forward(
-        &self,
+        &'static self,
         mut request: Request<RequestBody>,
         forwarding: Forwarding,
     ) -> Response<BoxedBody> {
-        let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        let target = format!("http://{}{}{path_and_query}", self.authority, self.prefix);
-        match target.parse::<Uri>() {
+        // Origin form (RFC 9112 §3.2.1), the prefix before the path: what the upstream reads.
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let target = if self.prefix.is_empty() {
+            Ok(Uri::from(path_and_query))
+        } else {
+            format!("{}{path_and_query}", self.prefix).parse::<Uri>()
+        };
+        match target {
             Ok(uri) => *request.uri_mut() = uri,
             Err(e) => {
                 return text(
@@ -148,6 +146,12 @@ impl Upstream {
             trusted,
             &forwarding.host,
         );
+        if !request.headers().contains_key(header::HOST) {
+            // HTTP/1.0 without Host: the upstream's own name (RFC 9112 §3.2: 1.1 requires it).
+            request
+                .headers_mut()
+                .insert(header::HOST, self.authority_host.clone());
+        }
         let clock = forwarding.clock;
         // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
         if request.version() != Version::HTTP_10 {
@@ -157,23 +161,11 @@ impl Upstream {
             });
         }
         *request.version_mut() = Version::HTTP_11;
-        let retry = retryable_copy(&request);
         let (method, uri) = (request.method().clone(), request.uri().clone());
         let deadline = self.limits.upstream_timeout.map(|t| Instant::now() + t);
-
-        let mut outcome = self
-            .wait(deadline, &clock, self.client.request(request))
-            .await;
-        if let (Some(Err(e)), Some(copy)) = (&outcome, retry) {
-            if is_stale_connection(e) {
-                tracing::debug!(
-                    target: "corsgate::serve",
-                    "upstream {}: the pooled connection was closed before an answer ({}); retrying once on a new connection",
-                    self.display(), cause_chain(e)
-                );
-                outcome = self.wait(deadline, &clock, self.fresh.request(copy)).await;
-            }
-        }
+        // Boxed: the exchange's future is some kilobytes, and this one's would carry it twice.
+        let exchange = Box::pin(self.exchange(request));
+        let outcome = self.wait(deadline, &clock, exchange).await;
         let response = match outcome {
             Some(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -218,6 +210,35 @@ impl Upstream {
         response
     }
 
+    /// Sends the request on a pooled connection (or a new one) and waits for the response
+    /// head; a request the upstream may not have read, whose reused connection closed
+    /// under it, is sent once more on a new connection.
+    async fn exchange(
+        &'static self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<PooledBody>, UpstreamError> {
+        let pool = &self.pool;
+        let connection = pool.checkout().await?;
+        // Only a reused connection can have been closed by the upstream's idle timeout under
+        // the request; only then is a copy kept.
+        let retry = if connection.is_reused() {
+            retryable_copy(&request)
+        } else {
+            None
+        };
+        match (connection.send(pool, request).await, retry) {
+            (Err(e), Some(copy)) if is_stale_connection(&e) => {
+                tracing::debug!(
+                    target: "corsgate::serve",
+                    "upstream {}: the pooled connection was closed before an answer ({}); retrying once on a new connection",
+                    self.display(), cause_chain(&e)
+                );
+                pool.connect().await?.send(pool, copy).await
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
     /// Waits for the upstream's response head until `deadline` (`None` once it passed),
     /// waking whenever a 1xx head was queued so that the connection writes it.
     async fn wait<F, E>(
@@ -225,9 +246,9 @@ impl Upstream {
         deadline: Option<Instant>,
         clock: &ConnectionClock,
         response: F,
-    ) -> Option<Result<Response<hyper::body::Incoming>, E>>
+    ) -> Option<Result<Response<PooledBody>, E>>
     where
-        F: Future<Output = Result<Response<hyper::body::Incoming>, E>>,
+        F: Future<Output = Result<Response<PooledBody>, E>>,
     {
         let mut response = std::pin::pin!(response);
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -262,19 +283,21 @@ fn retryable_copy(request: &Request<RequestBody>) -> Option<Request<RequestBody>
     Some(copy)
 }
 
-/// Whether the request failed because the connection was closed under it before any answer
-/// (not a refused connection, not a timeout).
-fn is_stale_connection(error: &hyper_util::client::legacy::Error) -> bool {
-    if error.is_connect() {
+/// Whether the request failed because its reused connection was closed under it before any
+/// answer (not a refused connection, not a timeout).
+fn is_stale_connection(error: &UpstreamError) -> bool {
+    let UpstreamError::Request {
+        error,
+        reused: true,
+    } = error
+    else {
         return false;
+    };
+    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        return true;
     }
     let mut source = error.source();
     while let Some(cause) = source {
-        if let Some(e) = cause.downcast_ref::<hyper::Error>() {
-            if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
-                return true;
-            }
-        }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
             if matches!(
@@ -290,20 +313,8 @@ fn is_stale_connection(error: &hyper_util::client::legacy::Error) -> bool {
 }
 
 /// Whether connecting timed out (`--upstream-connect-timeout`).
-fn is_connect_timeout(error: &hyper_util::client::legacy::Error) -> bool {
-    if !error.is_connect() {
-        return false;
-    }
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(e) = cause.downcast_ref::<std::io::Error>() {
-            if e.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-        }
-        source = cause.source();
-    }
-    false
+fn is_connect_timeout(error: &UpstreamError) -> bool {
+    matches!(error, UpstreamError::Connect(e) if e.kind() == std::io::ErrorKind::TimedOut)
 }
 
 /// An error and its causes, joined with `: ` (hyper's own message alone is "client error
