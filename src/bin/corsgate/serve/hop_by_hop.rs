@@ -5,7 +5,7 @@
 use http::header::{self, HeaderMap, HeaderName};
 
 /// Connection-level headers, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -35,22 +35,98 @@ pub fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
 }
 
 /// Removes hop-by-hop fields in place (no copy when there are none to remove).
+///
+/// One look at the names first: a head usually has none of them, or only `Connection`, and
+/// removing each of the eight by name hashes and probes eight times.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in &HOP_BY_HOP[1..] {
-        headers.remove(name);
+    let mut present = [false; 8];
+    let mut any = false;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present[i] = true;
+            any = true;
+        }
     }
-    if !headers.contains_key(header::CONNECTION) {
+    if !any {
         return;
     }
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim_ascii()).ok())
-        .filter(|n| n != header::HOST)
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if present[0] {
+        // The names `Connection` lists, but only those the head has (`close` and `keep-alive`
+        // usually are not fields), and never `Host`: nothing to allocate for the others.
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|token| {
+                headers
+                    .keys()
+                    .any(|n| n != header::HOST && n.as_str().as_bytes().eq_ignore_ascii_case(token))
+            })
+            .filter_map(|token| HeaderName::from_bytes(token).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
     }
-    headers.remove(header::CONNECTION);
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(lines: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in lines {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        headers
+    }
+
+    fn names(headers: &HeaderMap) -> Vec<&str> {
+        headers.keys().map(HeaderName::as_str).collect()
+    }
+
+    #[test]
+    fn strips_the_fixed_list_and_what_connection_names() {
+        let mut h = head(&[
+            ("host", "a"),
+            ("connection", "keep-alive, X-Secret ,, close"),
+            ("connection", "upgrade"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("upgrade", "h2c"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("trailer", "x"),
+            ("proxy-connection", "x"),
+            ("proxy-authenticate", "x"),
+            ("x-kept", "1"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn connection_never_strips_host_and_a_clean_head_is_untouched() {
+        let mut h = head(&[
+            ("host", "a"),
+            ("connection", "Host, close"),
+            ("accept", "*/*"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["host", "accept"]);
+        let mut h = head(&[("host", "a"), ("accept", "*/*"), ("accept", "text/html")]);
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+    }
 }
