@@ -539,12 +539,12 @@ async fn no_request_fails_during_200_rewrites() {
     eprintln!("{total} requests, 0 failed; {a} preflights answered by A, {b} by B; final generation {generation}");
 }
 
-/// The tokio worker threads of a running process, by their default name.
+/// The threads of a running `serve` that serve requests, by the name it gives them.
 fn worker_threads(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim() == "tokio-rt-worker")
+        .filter(|name| name.trim() == "corsgate-worker")
         .count()
 }
 

@@ -43,6 +43,7 @@ mod limits;
 mod listener;
 mod log_rate;
 mod observe;
+mod pool;
 mod rejections;
 mod reload;
 mod shadow;
@@ -136,7 +137,8 @@ pub struct ServeArgs {
     /// X-Forwarded-Host are kept. Default: none, so both are always set by corsgate.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<String>,
-    /// Worker threads of the runtime that serves requests (default: one per CPU).
+    /// Threads that serve requests, named corsgate-worker (default: one per CPU). With 1,
+    /// everything runs on that one thread, without a work-stealing scheduler.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     /// Serve /metrics and /healthz on this address instead (port 0 picks a free port; the
@@ -214,11 +216,35 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(workers) = args.workers {
-        runtime.worker_threads(usize::from(workers));
-    }
-    let runtime = match runtime.enable_all().build() {
+    let backend = match &args.upstream {
+        None => Backend::Demo,
+        Some(url) => match Upstream::new(url, limits, trusted) {
+            Ok(u) => Backend::Proxy(Box::new(u)),
+            Err(e) => {
+                let url = redact_userinfo(url);
+                diagnostic(format_args!("corsgate serve: --upstream {url:?}: {e}"));
+                return EXIT_USAGE;
+            }
+        },
+    };
+    limits::fit_open_file_limit(limits.max_connections);
+    let cors = Arc::new(Cors::with_set(set));
+    // One worker: tokio's current-thread runtime, on a thread of its own. Everything a
+    // request does then stays on that thread, without the work-stealing scheduler's
+    // cross-thread bookkeeping (measured: BENCHMARKS.md, "Making serve faster"). More
+    // workers: the multi-threaded runtime, one thread each.
+    let workers = args.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let mut runtime = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    let runtime = match runtime.thread_name(WORKER_THREAD).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             diagnostic(format_args!(
@@ -227,27 +253,25 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    // The upstream client needs the runtime (its pool timer); build it inside.
-    let backend = match runtime.block_on(async {
-        match &args.upstream {
-            None => Ok(Backend::Demo),
-            Some(url) => Upstream::new(url, limits, trusted).map(|u| Backend::Proxy(Box::new(u))),
+    let outcome = if workers == 1 {
+        let worker = std::thread::Builder::new()
+            .name(WORKER_THREAD.to_owned())
+            .spawn(move || {
+                runtime
+                    .block_on(serve(args, environment, cors, backend, limits))
+                    .map_err(|e| e.to_string())
+            });
+        match worker.map(std::thread::JoinHandle::join) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err("the worker thread panicked".to_owned()),
+            Err(e) => Err(format!("cannot start the worker thread: {e}")),
         }
-    }) {
-        Ok(b) => b,
-        Err(e) => {
-            let url = args
-                .upstream
-                .as_deref()
-                .map(redact_userinfo)
-                .unwrap_or_default();
-            diagnostic(format_args!("corsgate serve: --upstream {url:?}: {e}"));
-            return EXIT_USAGE;
-        }
+    } else {
+        runtime
+            .block_on(serve(args, environment, cors, backend, limits))
+            .map_err(|e| e.to_string())
     };
-    limits::fit_open_file_limit(limits.max_connections);
-    let cors = Arc::new(Cors::with_set(set));
-    match runtime.block_on(serve(args, environment, cors, backend, limits)) {
+    match outcome {
         Ok(()) => EXIT_OK,
         Err(e) => {
             diagnostic(format_args!("corsgate serve: {e}"));
@@ -255,6 +279,9 @@ pub fn run(args: ServeArgs) -> u8 {
         }
     }
 }
+
+/// The name of the threads that serve requests (`--workers`).
+const WORKER_THREAD: &str = "corsgate-worker";
 
 async fn serve(
     args: ServeArgs,
@@ -547,30 +574,32 @@ impl Service<Request<RequestBody>> for App {
     }
 
     fn call(&mut self, mut request: Request<RequestBody>) -> Self::Future {
+        // Each branch boxes only its own future: one `async` block over all of them would be
+        // as large as the largest (the proxy's, some kilobytes) for every request, and moved
+        // whole into its box.
         let app = self.state;
-        Box::pin(async move {
-            if request.method() == Method::GET && request.uri().path() == "/healthz" {
-                return Ok(reload::health(&app.cors, &app.watcher));
+        let answered = |response| -> Self::Future { Box::pin(std::future::ready(Ok(response))) };
+        if request.method() == Method::GET && request.uri().path() == "/healthz" {
+            return answered(reload::health(&app.cors, &app.watcher));
+        }
+        if let Some(metrics) = &app.metrics {
+            if request.method() == Method::GET && request.uri().path() == "/metrics" {
+                return answered(metrics.scrape());
             }
-            if let Some(metrics) = &app.metrics {
-                if request.method() == Method::GET && request.uri().path() == "/metrics" {
-                    return Ok(metrics.scrape());
+        }
+        match &app.backend {
+            Backend::Demo => Box::pin(async move { Ok(demo::demo(request).await) }),
+            Backend::Proxy(upstream) => match request.extensions_mut().remove::<Forwarding>() {
+                Some(forwarding) => {
+                    Box::pin(async move { Ok(upstream.forward(request, forwarding).await) })
                 }
-            }
-            Ok(match &app.backend {
-                Backend::Demo => demo::demo(request).await,
-                Backend::Proxy(upstream) => {
-                    match request.extensions_mut().remove::<Forwarding>() {
-                        Some(forwarding) => upstream.forward(request, forwarding).await,
-                        // `handle` always inserts it.
-                        None => demo::json(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            serde_json::json!({"error": "request context missing"}),
-                        ),
-                    }
-                }
-            })
-        })
+                // `handle` always inserts it.
+                None => answered(demo::json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({"error": "request context missing"}),
+                )),
+            },
+        }
     }
 }
 
