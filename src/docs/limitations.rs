@@ -52,13 +52,17 @@
 //!   (5 s) and response head `--upstream-timeout` (60 s, then 504), a reload within
 //!   `--reload-timeout` (30 s). Request heads: 100 lines, 64 KiB, exactly. Upstream response
 //!   heads: 100 lines exactly, and about 64 KiB (hyper's client has no exact head-size limit;
-//!   its read buffer is capped at 64 KiB). Idle upstream connections: 30 s, at most 256. 1xx
+//!   its read buffer is capped at 64 KiB). Idle upstream connections: 30 s, at most 256 per
+//!   worker thread (each worker reuses only its own; a connection is idle again once the
+//!   response body it carried ended, and one dropped half-read is closed). 1xx
 //!   responses: 16 KiB a request. A pipelined request whose head was partly read together with
 //!   the previous request's body waits under the idle deadline, not the head deadline (the
 //!   connection cannot tell those bytes apart without parsing them).
 //! - **Only requests that cannot have changed anything are retried**, once, on a new
 //!   connection: GET, HEAD, OPTIONS, PUT and DELETE without a body whose pooled upstream
 //!   connection closed before any answer. A POST, or any request with a body, gets the 502.
+//!   (A request hyper never wrote, because its pooled connection had already closed, is sent
+//!   on a new connection whatever its method: the upstream cannot have seen it.)
 //! - **Policy files are read only when they are regular files** (symbolic links followed) of at
 //!   most 16 MiB ([`MAX_POLICY_FILE_BYTES`](crate::file::MAX_POLICY_FILE_BYTES)), opened
 //!   without blocking. **In-place writes**: a change is loaded once the file has been quiet for
