@@ -455,6 +455,97 @@ async fn a_pooled_connection_the_upstream_closed_is_retried_once_for_idempotent_
     assert_eq!(posts, 1);
 }
 
+/// Upstream connections: reused one request after another, never shared by two requests at
+/// once, given back after bodyless answers (HEAD, 204, 304) too, and not reused after the
+/// upstream said `Connection: close` (the next request gets a new one, not a 502).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_one_request_at_a_time() {
+    let up = RawUpstream::start(|r| {
+        let line = r.request_line();
+        if line.starts_with("HEAD") {
+            // The length a GET would have, and no body.
+            Reply::Send(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n".to_vec())
+        } else if line.contains("/slow") {
+            Reply::After(Duration::from_millis(300), response("200 OK", &[], "slow"))
+        } else if line.contains("/no-content") {
+            Reply::Send(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec())
+        } else if line.contains("/not-modified") {
+            Reply::Send(b"HTTP/1.1 304 Not Modified\r\netag: \"x\"\r\n\r\n".to_vec())
+        } else if line.contains("/last") {
+            Reply::SendAndClose(response("200 OK", &[("connection", "close")], "last"))
+        } else {
+            Reply::Send(response("200 OK", &[], "ok"))
+        }
+    })
+    .await;
+    let gw = Gateway::start(
+        &policy_file(),
+        &[
+            "--upstream",
+            &format!("http://{}", up.address),
+            "--workers",
+            "1",
+        ],
+    );
+    let origin = [("origin", "https://app.example")];
+    for path in ["/a", "/b", "/no-content", "/c", "/not-modified", "/d"] {
+        let (status, _, _) = send(&gw.url(path), Method::GET, &origin).await;
+        assert!(
+            status.is_success() || status == StatusCode::NOT_MODIFIED,
+            "{path}: {status}"
+        );
+    }
+    let (status, _, body) = send(&gw.url("/e"), Method::HEAD, &origin).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    let (status, _, _) = send(&gw.url("/f"), Method::GET, &origin).await;
+    assert_eq!(status, StatusCode::OK);
+    let received = up.received();
+    assert_eq!(received.len(), 8);
+    for (i, r) in received.iter().enumerate() {
+        assert_eq!((r.connection, r.index), (0, i), "{}", r.request_line());
+    }
+
+    // Two at once: two connections; afterwards both are idle and reused.
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let url = gw.url("/slow");
+            tokio::spawn(async move { send(&url, Method::GET, &[]).await })
+        })
+        .collect();
+    for s in slow {
+        assert_eq!(s.await.unwrap().2, "slow");
+    }
+    let slow_connections: Vec<usize> = up
+        .received()
+        .iter()
+        .filter(|r| r.request_line().contains("/slow"))
+        .map(|r| r.connection)
+        .collect();
+    assert_eq!(slow_connections.len(), 2);
+    assert_ne!(slow_connections[0], slow_connections[1]);
+
+    // The upstream closes after this answer: the next request is not sent on that connection,
+    // and gets its answer (not a 502).
+    let (status, _, body) = send(&gw.url("/last"), Method::GET, &[]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "last"));
+    let closed = up.received().last().unwrap().connection;
+    let (status, _, body) = send(&gw.url("/after"), Method::GET, &[]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "ok"),
+        "{}",
+        gw.log()
+    );
+    let after = up.received().last().unwrap().connection;
+    assert_ne!(after, closed);
+    let connections = up
+        .received()
+        .iter()
+        .map(|r| r.connection)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(connections.len() <= 3, "{connections:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_escape_what_clients_write_and_never_print_upstream_passwords() {
     let up = ok_upstream().await;
