@@ -193,10 +193,9 @@ impl PolicyFile {
             if let Some(file) = layer.section.origins_file_index() {
                 runs.push((b.origins.len(), Source::File(n, file)));
                 let entries = &self.origins_files[file].entries;
-                b.origins.reserve(entries.len());
-                for entry in entries {
-                    b.origin(entry.value.clone());
-                }
+                let origins = std::sync::Arc::make_mut(&mut b.origins);
+                origins.reserve(entries.len());
+                origins.extend(entries.iter().map(|entry| entry.value.clone()));
             }
         }
         (b, runs)
