@@ -183,10 +183,7 @@ impl PolicyFile {
         for layer in layers {
             layer.section.apply(&mut b, layer.adds);
             if let Some(file) = layer.section.origins_file_index() {
-                let entries = &self.origins_files[file].entries;
-                let origins = std::sync::Arc::make_mut(&mut b.origins);
-                origins.reserve(entries.len());
-                origins.extend(entries.iter().map(|entry| entry.value.clone()));
+                b.append_origins(&self.origins_files[file].entries);
             }
         }
         debug_assert_eq!(self.runs(layers).1, b.origins.len());

@@ -82,6 +82,16 @@ impl PolicyBuilder {
         self
     }
 
+    /// Appends the entries of an origins file, sharing its list when there are no origins yet.
+    #[cfg(feature = "file")]
+    pub(crate) fn append_origins(&mut self, entries: &Arc<Vec<String>>) {
+        if self.origins.is_empty() {
+            self.origins = Arc::clone(entries);
+        } else {
+            Arc::make_mut(&mut self.origins).extend(entries.iter().cloned());
+        }
+    }
+
     /// Allowed methods; `*` for any. Unset means `GET`, `HEAD`, `POST`, which are always
     /// allowed anyway.
     pub fn methods<I, S>(&mut self, methods: I) -> &mut PolicyBuilder
