@@ -10,6 +10,7 @@
 //! an issue about it points at `tenants.txt:LINE:COLUMN`.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Field, Issue, IssueKind, Location};
 
@@ -18,10 +19,9 @@ use super::section::Place;
 use super::tree::{Node, Spanned};
 use super::{PolicyFile, MAX_POLICY_FILE_BYTES};
 
-/// One entry of an origins file, with where it was written.
-#[derive(Clone, Debug)]
-pub(super) struct Entry {
-    pub(super) value: String,
+/// Where an entry of an origins file is written: its 1-based line and column (in characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Position {
     pub(super) line: usize,
     pub(super) column: usize,
 }
@@ -33,15 +33,19 @@ pub(super) struct OriginsFile {
     pub(super) path: PathBuf,
     /// How diagnostics name it: the policy file's directory joined with the path as written.
     pub(super) label: String,
-    pub(super) entries: Vec<Entry>,
+    /// The entries, one a line, as the builders take them: a policy whose origins come from
+    /// this file alone shares this list rather than copying it (`PolicyBuilder::append_origins`).
+    pub(super) entries: Arc<Vec<String>>,
+    /// Where each entry is written, by its position in `entries`.
+    pub(super) positions: Vec<Position>,
 }
 
 impl OriginsFile {
     /// The location of entry `index` (of the file itself when there is no such entry).
     pub(super) fn location(&self, index: Option<usize>) -> Location {
         let (line, column) = index
-            .and_then(|i| self.entries.get(i))
-            .map_or((1, 1), |e| (e.line, e.column));
+            .and_then(|i| self.positions.get(i))
+            .map_or((1, 1), |p| (p.line, p.column));
         Location {
             file: self.label.clone(),
             line,
@@ -115,10 +119,12 @@ pub(super) fn read(
             "save the file as UTF-8",
         )
     })?;
+    let (entries, positions) = entries(&text);
     Ok(OriginsFile {
         path,
         label,
-        entries: entries(&text),
+        entries: Arc::new(entries),
+        positions,
     })
 }
 
@@ -169,34 +175,61 @@ impl PolicyFile {
 }
 
 /// The entries of an origins file's text, each with its 1-based line and column (in
-/// characters).
-fn entries(text: &str) -> Vec<Entry> {
-    let mut out = Vec::new();
+/// characters). One allocation an entry (its text); an ASCII line is scanned a byte at a time.
+fn entries(text: &str) -> (Vec<String>, Vec<Position>) {
+    let mut values = Vec::new();
+    let mut positions = Vec::new();
     for (n, line) in text.lines().enumerate() {
+        let ascii = line.is_ascii();
         let content = strip_comment(line);
-        let trimmed = content.trim();
+        let (lead, trimmed) = if ascii {
+            trim_ascii_line(content)
+        } else {
+            let trimmed = content.trim();
+            (content.len() - content.trim_start().len(), trimmed)
+        };
         if trimmed.is_empty() {
             continue;
         }
-        let lead = content.len() - content.trim_start().len();
-        let column = if line.is_ascii() {
+        let column = if ascii {
             lead + 1
         } else {
             line[..lead].chars().count() + 1
         };
-        out.push(Entry {
-            value: trimmed.to_owned(),
+        values.push(trimmed.to_owned());
+        positions.push(Position {
             line: n + 1,
             column,
         });
     }
-    out
+    (values, positions)
+}
+
+/// `(content.len() - content.trim_start().len(), content.trim())` for ASCII text, where
+/// `str::trim`'s whitespace is U+0009 to U+000D and the space (`u8::is_ascii_whitespace`
+/// leaves out U+000B, so it is not used).
+fn trim_ascii_line(content: &str) -> (usize, &str) {
+    let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let bytes = content.as_bytes();
+    let lead = bytes
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(lead, |i| i + 1);
+    (lead, &content[lead..end])
 }
 
 /// The line without its comment: `#` at the start of the line or after whitespace. (A `#`
 /// inside an entry, as in `https://a.example#x`, is left for the origin check to refuse.)
 fn strip_comment(line: &str) -> &str {
     let bytes = line.as_bytes();
+    // Most lines have no `#` at all: one fast search, not a loop over every byte.
+    if !bytes.contains(&b'#') {
+        return line;
+    }
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
             return &line[..i];
@@ -212,9 +245,11 @@ mod tests {
     #[test]
     fn entries_comments_and_blank_lines() {
         let text = "# tenants\n\n  https://a.example  \nhttps://b.example # second\n\t\nhttps://c.example#frag\r\n";
-        let found: Vec<(String, usize, usize)> = entries(text)
+        let (values, positions) = entries(text);
+        let found: Vec<(String, usize, usize)> = values
             .into_iter()
-            .map(|e| (e.value, e.line, e.column))
+            .zip(positions)
+            .map(|(v, p)| (v, p.line, p.column))
             .collect();
         assert_eq!(
             found,
@@ -224,6 +259,29 @@ mod tests {
                 ("https://c.example#frag".to_owned(), 6, 1),
             ]
         );
+    }
+
+    /// The byte-wise trim of ASCII lines finds what `str::trim` finds, U+000B included.
+    #[test]
+    fn ascii_lines_trim_as_str_trim_does() {
+        for content in [
+            "",
+            " ",
+            "\u{b}",
+            "\u{b}https://a.example\u{b}",
+            "\t\u{c} https://a.example \r",
+            "https://a.example",
+            "  a b  ",
+        ] {
+            let lead = content.len() - content.trim_start().len();
+            assert_eq!(
+                trim_ascii_line(content),
+                (lead, content.trim()),
+                "{content:?}"
+            );
+        }
+        let (values, _) = entries("\u{b}https://a.example\n \u{a0}https://b.example\u{a0}\n");
+        assert_eq!(values, ["https://a.example", "https://b.example"]);
     }
 
     #[test]

@@ -177,34 +177,46 @@ impl PolicyFile {
         layers
     }
 
-    /// A policy's settings, and where each run of its origins came from (`(start, source)`).
-    fn effective(&self, layers: &[Layer<'_>]) -> (PolicyBuilder, Vec<(usize, Source)>) {
+    /// A policy's settings.
+    fn effective(&self, layers: &[Layer<'_>]) -> PolicyBuilder {
         let mut b = PolicyBuilder::new();
-        let mut runs: Vec<(usize, Source)> = Vec::new();
-        for (n, layer) in layers.iter().enumerate() {
+        for layer in layers {
             layer.section.apply(&mut b, layer.adds);
-            if layer.section.sets(Field::Origins) {
-                let len = layer.section.origins_len();
-                if !layer.adds {
-                    runs.clear();
-                }
-                runs.push((b.origins.len() - len, Source::List(n)));
-            }
             if let Some(file) = layer.section.origins_file_index() {
-                runs.push((b.origins.len(), Source::File(n, file)));
-                let entries = &self.origins_files[file].entries;
-                b.origins.reserve(entries.len());
-                for entry in entries {
-                    b.origin(entry.value.clone());
-                }
+                b.append_origins(&self.origins_files[file].entries);
             }
         }
-        (b, runs)
+        debug_assert_eq!(self.runs(layers).1, b.origins.len());
+        b
+    }
+
+    /// Where each run of a policy's origins came from (`(start, source)`), and how many origins
+    /// it has: what `effective` does to the origins, counted rather than copied, so that
+    /// locating an issue costs nothing per origin.
+    fn runs(&self, layers: &[Layer<'_>]) -> (Vec<(usize, Source)>, usize) {
+        let mut runs: Vec<(usize, Source)> = Vec::new();
+        let mut len = 0;
+        for (n, layer) in layers.iter().enumerate() {
+            if layer.section.sets(Field::Origins) {
+                // Added to the origins by an environment, else in place of them.
+                if !layer.adds {
+                    runs.clear();
+                    len = 0;
+                }
+                runs.push((len, Source::List(n)));
+                len += layer.section.origins_len();
+            }
+            if let Some(file) = layer.section.origins_file_index() {
+                runs.push((len, Source::File(n, file)));
+                len += self.origins_files[file].entries.len();
+            }
+        }
+        (runs, len)
     }
 
     /// The settings of a policy (`None`: the default one) in an environment.
     pub(super) fn settings_of(&self, policy: Option<&str>, env: Env<'_>) -> PolicyBuilder {
-        self.effective(&self.layers(policy, env)).0
+        self.effective(&self.layers(policy, env))
     }
 
     /// Adds the position (in the policy file or an origins file) of the value an issue is
@@ -257,7 +269,7 @@ impl PolicyFile {
         };
         if issue.field == Field::Origins {
             if let Some(i) = issue.index {
-                let (_, runs) = self.effective(layers);
+                let (runs, _) = self.runs(layers);
                 let found = runs.iter().rev().find(|(start, _)| *start <= i);
                 return match found {
                     Some(&(start, Source::List(n))) => {

@@ -42,7 +42,8 @@ pub(crate) fn public_suffix_wildcard(t: &TuplePattern) -> Option<Problem> {
     }
     let base = t.host.strip_suffix('.').unwrap_or(&t.host);
     let list = public_suffix::list();
-    let own = format!("\"{}://*.yourapp.{base}\"", t.scheme);
+    // Rendered only for a refusal: most wildcards are over a domain of one's own.
+    let own = || format!("\"{}://*.yourapp.{base}\"", t.scheme);
     if list.is_public_suffix(base) {
         return Some(
             Problem::new(
@@ -50,8 +51,9 @@ pub(crate) fn public_suffix_wildcard(t: &TuplePattern) -> Option<Problem> {
                 format!("{base} is a public suffix: anyone can register a domain under it"),
             )
             .with_hint(format!(
-                "list your own domain, e.g. {own}, or set \
-                 dangerously_allow_public_suffix_wildcards = true"
+                "list your own domain, e.g. {}, or set \
+                 dangerously_allow_public_suffix_wildcards = true",
+                own()
             )),
         );
     }
@@ -74,7 +76,8 @@ pub(crate) fn public_suffix_wildcard(t: &TuplePattern) -> Option<Problem> {
         )
         .with_hint(format!(
             "list the hosts you own under {base}, or a wildcard over a name of yours beneath it \
-             (e.g. {own}), or set dangerously_allow_public_suffix_wildcards = true"
+             (e.g. {}), or set dangerously_allow_public_suffix_wildcards = true",
+            own()
         )),
     )
 }

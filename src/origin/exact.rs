@@ -17,24 +17,54 @@ pub(crate) struct ExactMatcher {
     any_port: AHashMap<Box<[u8]>, u32>,
 }
 
+/// `scheme://host`, then `:port` when there is one: one allocation of the exact size.
+fn key(pattern: &TuplePattern, port: Option<u16>) -> Box<[u8]> {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    if let Some(mut port) = port {
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (port % 10) as u8;
+            port /= 10;
+            if port == 0 {
+                break;
+            }
+        }
+    }
+    let port = &digits[start..];
+    let len =
+        pattern.scheme.len() + 3 + pattern.host.len() + port.len() + usize::from(!port.is_empty());
+    let mut key = Vec::with_capacity(len);
+    key.extend_from_slice(pattern.scheme.as_bytes());
+    key.extend_from_slice(b"://");
+    key.extend_from_slice(pattern.host.as_bytes());
+    if !port.is_empty() {
+        key.push(b':');
+        key.extend_from_slice(port);
+    }
+    debug_assert_eq!(key.len(), len);
+    key.into_boxed_slice()
+}
+
 impl ExactMatcher {
+    /// Room for `full` more entries without `scheme://host:*`, so that a large allowlist fills
+    /// the table without rehashing it as it grows.
+    pub(crate) fn reserve(&mut self, full: usize) {
+        self.full.reserve(full);
+    }
+
     /// Adds a non-wildcard tuple pattern.
     pub(crate) fn insert(&mut self, pattern: &TuplePattern, entry: u32) {
         debug_assert!(!pattern.subdomains);
-        let key = format!("{}://{}", pattern.scheme, pattern.host);
         match pattern.port {
             PortPattern::Any => {
-                self.any_port
-                    .insert(key.into_bytes().into_boxed_slice(), entry);
+                self.any_port.insert(key(pattern, None), entry);
             }
             PortPattern::Default => {
-                self.full.insert(key.into_bytes().into_boxed_slice(), entry);
+                self.full.insert(key(pattern, None), entry);
             }
             PortPattern::Exact(port) => {
-                self.full.insert(
-                    format!("{key}:{port}").into_bytes().into_boxed_slice(),
-                    entry,
-                );
+                self.full.insert(key(pattern, Some(port)), entry);
             }
         }
     }
@@ -56,5 +86,42 @@ impl ExactMatcher {
             return None;
         }
         self.any_port.get(origin.without_port()).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::pattern::{parse_entry, OriginPattern};
+
+    /// The keys are the patterns' canonical text, as `format!` would write it.
+    #[test]
+    fn keys_are_the_canonical_text() {
+        for entry in [
+            "https://example.com",
+            "http://localhost:1",
+            "http://localhost:80",
+            "https://a.example:9",
+            "https://a.example:10",
+            "https://a.example:443",
+            "https://a.example:8443",
+            "https://a.example:65535",
+            "http://[::1]:3000",
+            "http://127.0.0.1",
+            "http://localhost:*",
+        ] {
+            let OriginPattern::Tuple(t) = parse_entry(entry).unwrap().pattern else {
+                panic!("{entry}");
+            };
+            let port = match t.port {
+                PortPattern::Exact(p) => Some(p),
+                PortPattern::Default | PortPattern::Any => None,
+            };
+            let expected = match port {
+                Some(p) => format!("{}://{}:{p}", t.scheme, t.host),
+                None => format!("{}://{}", t.scheme, t.host),
+            };
+            assert_eq!(&*key(&t, port), expected.as_bytes(), "{entry}");
+        }
     }
 }

@@ -46,12 +46,22 @@ pub(crate) struct OriginMatcher {
 impl OriginMatcher {
     /// The matcher for a validated allowlist: `patterns` in the policy's order (an entry's id
     /// is its position), and the regex entries already compiled into one set.
-    pub(crate) fn new<'p>(
-        patterns: impl IntoIterator<Item = &'p OriginPattern>,
-        regex_set: Option<&regex::CompiledSet>,
-    ) -> OriginMatcher {
+    pub(crate) fn new<'p, I>(patterns: I, regex_set: Option<&regex::CompiledSet>) -> OriginMatcher
+    where
+        I: IntoIterator<Item = &'p OriginPattern>,
+        I::IntoIter: Clone,
+    {
         let mut matcher = OriginMatcher::default();
-        for (i, pattern) in patterns.into_iter().enumerate() {
+        let patterns = patterns.into_iter();
+        matcher.exact.reserve(
+            patterns
+                .clone()
+                .filter(|p| {
+                    matches!(p, OriginPattern::Tuple(t) if !t.subdomains && t.port != PortPattern::Any)
+                })
+                .count(),
+        );
+        for (i, pattern) in patterns.enumerate() {
             let id = i as u32;
             match pattern {
                 OriginPattern::Tuple(t) if t.subdomains => matcher.wildcard.insert(t, id),

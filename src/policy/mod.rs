@@ -199,7 +199,7 @@ impl Policy {
     pub fn allows_null_origin(&self) -> bool {
         self.entries
             .iter()
-            .any(|e| e.pattern == OriginPattern::Null)
+            .any(|e| matches!(e.pattern, OriginPattern::Null))
     }
     /// Allowed methods.
     pub fn methods(&self) -> &AllowedMethods {

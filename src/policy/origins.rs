@@ -74,7 +74,7 @@ fn parse_entries(
     b: &PolicyBuilder,
     issues: &mut Vec<Issue>,
 ) -> (Vec<OriginEntry>, AHashMap<usize, Hir>) {
-    let mut parsed: Vec<OriginEntry> = Vec::new();
+    let mut parsed: Vec<OriginEntry> = Vec::with_capacity(b.origins.len());
     let mut regex_hirs = AHashMap::new();
     for (index, raw) in b.origins.iter().enumerate() {
         let entry = match pattern::parse_entry(raw) {
@@ -188,7 +188,9 @@ fn warn_unused_opt_outs(
         )
         .with_hint("remove it, so that it cannot widen a later change by surprise")
     };
-    let has_null = entries.iter().any(|e| e.pattern == OriginPattern::Null);
+    let has_null = entries
+        .iter()
+        .any(|e| matches!(e.pattern, OriginPattern::Null));
     if b.dangerously_allow_null_origin && !has_null {
         issues.push(unused(Field::DangerouslyAllowNullOrigin, "no `null` entry"));
     }
@@ -212,34 +214,79 @@ fn warn_unused_opt_outs(
     }
 }
 
+/// An entry's canonical form as a hash key, without rendering it: two keys are equal exactly
+/// when the two entries render (`Display`) to the same text.
+#[derive(PartialEq, Eq, Hash)]
+enum CanonicalKey<'a> {
+    /// `*`, `null`, or a tuple. A tuple's text, `scheme://[*.]host[:port]`, determines its
+    /// fields (neither a scheme nor a domain or IPv4 host holds ':' or '*', and an IPv6 host
+    /// ends in ']'), and no other entry's text has that form unless the scheme is `regex`.
+    Pattern(&'a OriginPattern),
+    /// A `regex:` entry, or a tuple with the scheme `regex`, rendered: the tuple written
+    /// `REGEX://a.example` and the entry `regex://a.example` are both `regex://a.example`.
+    Text(String),
+}
+
+impl CanonicalKey<'_> {
+    fn of(pattern: &OriginPattern) -> CanonicalKey<'_> {
+        match pattern {
+            OriginPattern::Regex(_) => CanonicalKey::Text(pattern.to_string()),
+            OriginPattern::Tuple(t) if t.scheme == "regex" => {
+                CanonicalKey::Text(pattern.to_string())
+            }
+            _ => CanonicalKey::Pattern(pattern),
+        }
+    }
+}
+
+/// The domains a host is beneath, from the nearest: `b.example.com`, `example.com` and `com`
+/// for `a.b.example.com` (and for `a.b.example.com.`).
+fn parent_domains(host: &str) -> impl Iterator<Item = &str> {
+    let mut rest = host;
+    std::iter::from_fn(move || {
+        let dot = rest.bytes().position(|b| b == b'.')?;
+        rest = &rest[dot + 1..];
+        (!rest.is_empty()).then_some(rest)
+    })
+}
+
 /// Step 3: drops duplicates and entries another entry covers, with a warning for each. Coverage is
 /// found with hash lookups (one per label of each host), so 100,000 entries merge quickly.
+/// Entries are moved, never cloned, and an entry's canonical form is rendered only for a
+/// warning (or as the key of a `regex:` entry).
 fn merge_redundant(parsed: Vec<OriginEntry>, issues: &mut Vec<Issue>) -> Vec<OriginEntry> {
-    let mut first_seen: AHashMap<String, usize> = AHashMap::with_capacity(parsed.len());
-    let mut unique = Vec::with_capacity(parsed.len());
-    for e in parsed {
-        match first_seen.entry(e.pattern.to_string()) {
-            Entry::Occupied(first) => {
-                let first = &unique[*first.get()];
-                let first: &OriginEntry = first;
-                issues.push(warn_origin(
-                    IssueKind::DuplicateEntry,
-                    e.index,
-                    &e.written,
-                    format!("same origin as {first}; merged"),
-                    "remove the duplicate",
-                ));
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(unique.len());
-                unique.push(e);
+    let mut duplicate = vec![false; parsed.len()];
+    {
+        let mut first_seen: AHashMap<CanonicalKey<'_>, usize> =
+            AHashMap::with_capacity(parsed.len());
+        for (i, e) in parsed.iter().enumerate() {
+            match first_seen.entry(CanonicalKey::of(&e.pattern)) {
+                Entry::Occupied(first) => {
+                    let first = &parsed[*first.get()];
+                    issues.push(warn_origin(
+                        IssueKind::DuplicateEntry,
+                        e.index,
+                        &e.written,
+                        format!("same origin as {first}; merged"),
+                        "remove the duplicate",
+                    ));
+                    duplicate[i] = true;
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
         }
     }
+    let unique: Vec<OriginEntry> = parsed
+        .into_iter()
+        .zip(duplicate)
+        .filter_map(|(e, duplicate)| (!duplicate).then_some(e))
+        .collect();
 
     if let Some(any) = unique
         .iter()
-        .find(|e| e.pattern == OriginPattern::Any)
+        .find(|e| matches!(e.pattern, OriginPattern::Any))
         .cloned()
     {
         let mut kept = Vec::new();
@@ -271,57 +318,49 @@ fn merge_redundant(parsed: Vec<OriginEntry>, issues: &mut Vec<Issue>) -> Vec<Ori
             }
         }
     }
+    if wildcards.is_empty() && any_port.is_empty() {
+        // Nothing can cover anything.
+        return unique;
+    }
     let mut covered_by: Vec<Option<usize>> = vec![None; unique.len()];
     for (i, e) in unique.iter().enumerate() {
         let OriginPattern::Tuple(t) = &e.pattern else {
             continue;
         };
         let mut cover = None;
-        if !t.subdomains && t.port != PortPattern::Any {
+        if !t.subdomains && t.port != PortPattern::Any && !any_port.is_empty() {
             cover = any_port.get(&(t.scheme.as_str(), t.host.as_str())).copied();
         }
-        if cover.is_none() && t.host_kind == HostKind::Domain {
+        if cover.is_none() && t.host_kind == HostKind::Domain && !wildcards.is_empty() {
             // The base itself (for wildcards: same base, wider port) and every proper suffix.
-            let mut candidates = Vec::new();
-            if t.subdomains {
-                candidates.push(t.host.as_str());
-            }
-            let mut rest = t.host.as_str();
-            while let Some(dot) = rest.find('.') {
-                rest = &rest[dot + 1..];
-                if rest.is_empty() {
-                    break;
-                }
-                candidates.push(rest);
-            }
-            'search: for base in candidates {
-                for &j in wildcards.get(base).into_iter().flatten() {
-                    if j == i {
-                        continue;
-                    }
-                    if let OriginPattern::Tuple(w) = &unique[j].pattern {
-                        if w.covers(t) && !(t.covers(w) && j > i) {
-                            cover = Some(j);
-                            break 'search;
-                        }
-                    }
-                }
-            }
+            let own = t.subdomains.then_some(t.host.as_str());
+            cover = own
+                .into_iter()
+                .chain(parent_domains(&t.host))
+                .find_map(|base| {
+                    wildcards.get(base)?.iter().copied().find(|&j| {
+                        j != i
+                            && matches!(&unique[j].pattern, OriginPattern::Tuple(w)
+                                if w.covers(t) && !(t.covers(w) && j > i))
+                    })
+                });
         }
         covered_by[i] = cover;
     }
-    let mut kept = Vec::with_capacity(unique.len());
     for (i, e) in unique.iter().enumerate() {
-        match covered_by[i] {
-            Some(j) => issues.push(warn_origin(
+        if let Some(j) = covered_by[i] {
+            issues.push(warn_origin(
                 IssueKind::RedundantOrigin,
                 e.index,
                 &e.written,
                 format!("already covered by {}; merged", unique[j]),
                 "remove it",
-            )),
-            None => kept.push(e.clone()),
+            ));
         }
     }
-    kept
+    unique
+        .into_iter()
+        .zip(covered_by)
+        .filter_map(|(e, cover)| cover.is_none().then_some(e))
+        .collect()
 }
