@@ -9,7 +9,8 @@
 //! - `client_io`: a connection's deadlines (request head, keep-alive idle, stalled writes);
 //! - `bodies`: stalled bodies, and when a response is done;
 //! - `hygiene`: what is refused before any policy is consulted, and the proxy's header rules;
-//! - `upstream`: the upstream client (timeouts, pool, retry, limits, causes logged);
+//! - `upstream`: forwarding to the upstream (timeouts, retry, limits, causes logged);
+//! - `pool`: the upstream's connections, idle ones kept per worker thread;
 //! - `interim`: forwarding 1xx responses;
 //! - `reload`: SIGHUP and `/healthz`;
 //! - `admin`: `/metrics`, and `--admin-listen`'s listener for `/metrics` and `/healthz`;
