@@ -329,3 +329,128 @@ impl Body for PooledBody {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    /// An upstream that answers every request on a connection with `200 ok` and reports each
+    /// connection it accepts and each one the other side closes.
+    async fn upstream() -> (http::uri::Authority, mpsc::UnboundedReceiver<&'static str>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let (events, received) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let events = events.clone();
+                let _ = events.send("accepted");
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    loop {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => {
+                                let _ = events.send("closed");
+                                return;
+                            }
+                            Ok(n) => head.extend_from_slice(&buffer[..n]),
+                        }
+                        if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            head.clear();
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (authority, received)
+    }
+
+    /// The upstream's next event, within a bound (virtual under paused time).
+    async fn next(events: &mut mpsc::UnboundedReceiver<&'static str>) -> Option<&'static str> {
+        tokio::time::timeout(Duration::from_secs(300), events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    fn request() -> Request<RequestBody> {
+        let mut request = Request::new(RequestBody::empty());
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("upstream"),
+        );
+        request
+    }
+
+    async fn exchange(pool: &'static Pool) -> bool {
+        let connection = pool.checkout().await.unwrap();
+        let reused = connection.is_reused();
+        let response = connection.send(pool, request()).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"ok");
+        reused
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_are_reused_then_closed_after_the_idle_limit() {
+        let (authority, mut events) = upstream().await;
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(&authority, None)));
+        assert!(
+            !exchange(pool).await,
+            "the first request opens a connection"
+        );
+        assert_eq!(next(&mut events).await, Some("accepted"));
+        // Within the limit: the same connection, again and again.
+        for _ in 0..3 {
+            tokio::time::sleep(UPSTREAM_POOL_IDLE / 2).await;
+            assert!(exchange(pool).await, "an idle connection is reused");
+        }
+        assert!(
+            events.try_recv().is_err(),
+            "no other connection, none closed"
+        );
+        // Idle past the limit: its own task closes it, with no request to notice.
+        tokio::time::sleep(UPSTREAM_POOL_IDLE + Duration::from_secs(1)).await;
+        assert_eq!(next(&mut events).await, Some("closed"));
+        // The next request skips the closed one and opens another.
+        assert!(!exchange(pool).await);
+        assert_eq!(next(&mut events).await, Some("accepted"));
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let (authority, mut events) = upstream().await;
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(&authority, None)));
+        let connection = pool.checkout().await.unwrap();
+        let response = connection.send(pool, request()).await.unwrap();
+        assert_eq!(next(&mut events).await, Some("accepted"));
+        // The two body bytes may already be read; the body was not polled to its end, so
+        // the connection is not given back.
+        drop(response);
+        assert!(!exchange(pool).await, "a new connection");
+        assert_eq!(next(&mut events).await, Some("accepted"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let authority = closed.local_addr().unwrap().to_string().parse().unwrap();
+        drop(closed);
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(&authority, None)));
+        match pool.checkout().await {
+            Err(UpstreamError::Connect(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused)
+            }
+            _ => panic!("a refused connection is a connect error"),
+        }
+        // (A connect past `--upstream-connect-timeout`: tests/serve_proxy.rs, against a
+        // loopback listener whose backlog is full.)
+    }
+}
