@@ -5,13 +5,12 @@
 //!   `--upstream-timeout` (default 60 s) from sending; past either the client gets 504, past
 //!   nothing a connection refused or reset gets 502 — both with the policy's CORS headers (the
 //!   CORS layer wraps this), both logged with their cause.
-//! - Idle pooled connections close after [`UPSTREAM_POOL_IDLE`] and at most
-//!   [`UPSTREAM_POOL_MAX_IDLE`] are kept. A request that cannot have changed anything (an
-//!   idempotent method, RFC 9110 §9.2.2, without a body) whose connection the upstream closed
-//!   before answering — the race every pool has with an upstream's own idle timeout — is
-//!   retried once, on a new connection.
-//! - Upstream response heads are held to the client side's limits (100 lines, about
-//!   [`MAX_HEAD_BYTES`]); the upstream's body may stall at most `--io-timeout`.
+//! - Connections come from `pool` (idle ones per worker thread, closed after 30 s). A request
+//!   that cannot have changed anything (an idempotent method, RFC 9110 §9.2.2, without a
+//!   body) whose reused connection the upstream closed before answering — the race every pool
+//!   has with an upstream's own idle timeout — is retried once, on a new connection.
+//! - Upstream response heads are held to the client side's limits (100 lines, about 64 KiB:
+//!   `limits::MAX_HEAD_BYTES`); the upstream's body may stall at most `--io-timeout`.
 //! - 1xx responses are forwarded (`interim`).
 //! - A URL with userinfo (`http://user:password@host`) is refused, and never printed.
 
