@@ -51,19 +51,21 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         return;
     }
     if present[0] {
-        // The names `Connection` lists, but only those the head has (`close` and `keep-alive`
-        // usually are not fields), and never `Host`: nothing to allocate for the others.
+        // The fields of this head that `Connection` names (`close` and `keep-alive` usually
+        // name none), never `Host`: the head's own names, so nothing is parsed.
         let listed: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .flat_map(|v| v.as_bytes().split(|&b| b == b','))
             .map(<[u8]>::trim_ascii)
-            .filter(|token| {
+            .filter_map(|token| {
                 headers
                     .keys()
-                    .any(|n| n != header::HOST && n.as_str().as_bytes().eq_ignore_ascii_case(token))
+                    .find(|n| {
+                        *n != header::HOST && n.as_str().as_bytes().eq_ignore_ascii_case(token)
+                    })
+                    .cloned()
             })
-            .filter_map(|token| HeaderName::from_bytes(token).ok())
             .collect();
         for name in listed {
             headers.remove(name);
