@@ -96,6 +96,11 @@ struct IdleState {
     idle_since: AtomicU64,
 }
 
+/// Now, as `IdleState::idle_since` counts: milliseconds since `epoch`, plus one (never 0).
+fn idle_stamp(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+}
+
 /// An idle connection in a worker's list keeps its state beside its sender.
 type Idle = (SendRequest<RequestBody>, Arc<IdleState>);
 
@@ -113,10 +118,6 @@ impl Pool {
             idle: ThreadLocal::new(),
             epoch: Instant::now(),
         }
-    }
-
-    fn now_millis(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
     }
 
     /// An idle connection of this thread's that is still open, else a new one.
@@ -197,7 +198,7 @@ impl Pool {
                             continue;
                         }
                         let idle = Duration::from_millis(
-                            (epoch.elapsed().as_millis() as u64 + 1).saturating_sub(since),
+                            idle_stamp(epoch).saturating_sub(since),
                         );
                         if idle >= UPSTREAM_POOL_IDLE {
                             // Dropping the connection closes it; its sender, still in a
@@ -229,7 +230,9 @@ impl Pool {
         if idle.len() >= UPSTREAM_POOL_MAX_IDLE {
             return;
         }
-        state.idle_since.store(self.now_millis(), Ordering::Relaxed);
+        state
+            .idle_since
+            .store(idle_stamp(self.epoch), Ordering::Relaxed);
         idle.push((sender, state));
     }
 }
