@@ -255,23 +255,22 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let run = move || {
+        runtime
+            .block_on(serve(args, environment, cors, backend, limits))
+            .map_err(|e| e.to_string())
+    };
     let outcome = if workers == 1 {
         let worker = std::thread::Builder::new()
             .name(WORKER_THREAD.to_owned())
-            .spawn(move || {
-                runtime
-                    .block_on(serve(args, environment, cors, backend, limits))
-                    .map_err(|e| e.to_string())
-            });
+            .spawn(run);
         match worker.map(std::thread::JoinHandle::join) {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => Err("the worker thread panicked".to_owned()),
             Err(e) => Err(format!("cannot start the worker thread: {e}")),
         }
     } else {
-        runtime
-            .block_on(serve(args, environment, cors, backend, limits))
-            .map_err(|e| e.to_string())
+        run()
     };
     match outcome {
         Ok(()) => EXIT_OK,
