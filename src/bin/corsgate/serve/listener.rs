@@ -81,6 +81,7 @@ pub async fn accept_loop(
     gateway: &'static Gateway,
     limits: Limits,
     graceful: &GracefulShutdown,
+    lane: Option<&'static super::lane::Lane>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -132,6 +133,13 @@ pub async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        if let Some(lane) = lane {
+            tokio::spawn(async move {
+                let _ = super::lane::serve_connection(stream, peer, lane).await;
+                drop(slot);
+            });
+            continue;
+        }
         let clock = Arc::new(ConnectionClock::new());
         let io = TokioIo::new(GuardedIo::new(stream, clock.clone(), limits));
         let handler = hyper::service::service_fn(move |request: Request<Incoming>| {

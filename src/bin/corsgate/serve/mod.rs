@@ -40,6 +40,7 @@ mod hop_by_hop;
 mod hygiene;
 pub use hygiene::path_problem;
 mod interim;
+mod lane;
 mod limits;
 mod listener;
 mod log_rate;
@@ -425,6 +426,23 @@ async fn serve(
         io_timeout: limits.io_timeout,
         access_log: !args.no_access_log,
     }));
+    let lane: Option<&'static lane::Lane> =
+        match (&args.upstream, std::env::var_os("CORSGATE_LANE")) {
+            (Some(url), Some(_)) => {
+                let uri: http::Uri = url.parse()?;
+                let authority = uri.authority().ok_or("no authority")?;
+                Some(Box::leak(Box::new(lane::Lane {
+                    cors: cors.clone(),
+                    host: authority.host().to_owned(),
+                    port: authority.port_u16().unwrap_or(80),
+                    prefix: uri.path().trim_end_matches('/').as_bytes().to_vec(),
+                    header_read_timeout: limits.header_read_timeout,
+                    idle_timeout: limits.idle_timeout,
+                    upstream_timeout: limits.upstream_timeout,
+                })))
+            }
+            _ => None,
+        };
     let graceful = GracefulShutdown::new();
     let admin_loop = async {
         match admin {
@@ -433,7 +451,7 @@ async fn serve(
         }
     };
     tokio::select! {
-        _ = listener::accept_loop(listener, gateway, limits, &graceful) => {}
+        _ = listener::accept_loop(listener, gateway, limits, &graceful, lane) => {}
         _ = admin_loop => {}
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}

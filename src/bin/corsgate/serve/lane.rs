@@ -1,0 +1,397 @@
+//! PROTOTYPE (branch only, never for main): a hand-written HTTP/1 path for bodyless GET, HEAD
+//! and OPTIONS requests, to measure what such an engine would cost per request against hyper.
+//! It does the work a real lane must do for those requests (parse with httparse, the
+//! hygiene checks, the CORS decision, X-Forwarded-*, hop-by-hop and Access-Control-* removal,
+//! Vary merged, a pooled upstream connection, the head and upstream deadlines), and answers
+//! 501 and closes for everything it does not take, where a real lane would hand the
+//! connection to hyper.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use corsgate::{Cors, CorsRequest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::hygiene::{is_valid_host, path_problem};
+
+pub struct Lane {
+    pub cors: Arc<Cors>,
+    pub host: String,
+    pub port: u16,
+    pub prefix: Vec<u8>,
+    pub header_read_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub upstream_timeout: Option<Duration>,
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((0, [0; 29])) };
+    static IDLE: RefCell<Vec<TcpStream>> = const { RefCell::new(Vec::new()) };
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+
+/// `date: ...\r\n`, rendered once a second per thread.
+fn write_date(out: &mut Vec<u8>) {
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            d.1.copy_from_slice(&text.as_bytes()[..29]);
+            d.0 = secs;
+        }
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(&d.1);
+        out.extend_from_slice(b"\r\n");
+    });
+}
+
+fn eq(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Names the lane does not take (a real lane hands such requests to hyper).
+fn refused_request_name(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 13] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"expect",
+        b"proxy-authorization",
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+    ];
+    NAMES.iter().any(|n| eq(n, name)) || eq(name, b"x-forwarded-proto")
+}
+
+fn hop_by_hop_response(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 8] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    NAMES.iter().any(|n| eq(n, name))
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        204 => "No Content",
+        403 => "Forbidden",
+        404 => "Not Found",
+        _ => "",
+    }
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(8192);
+    }
+    stream.read_buf(buf).await
+}
+
+pub async fn serve_connection(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    lane: &'static Lane,
+) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut out: Vec<u8> = Vec::with_capacity(8192);
+    let mut ubuf: Vec<u8> = Vec::with_capacity(8192);
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let mut head_timer = Box::pin(tokio::time::sleep_until(far));
+    let mut peer_text = [0u8; 64];
+    let peer_text = address_text(peer.ip(), &mut peer_text);
+    let mut first = true;
+    loop {
+        // The head (and idle) deadline: one timer a connection, reset per request.
+        let limit = if first || !buf.is_empty() {
+            lane.header_read_timeout
+        } else {
+            lane.idle_timeout
+        };
+        first = false;
+        if let Some(limit) = limit {
+            head_timer.as_mut().reset(Instant::now() + limit);
+        }
+        let head_len = loop {
+            if !buf.is_empty() {
+                let mut headers = [httparse::EMPTY_HEADER; 100];
+                let mut request = httparse::Request::new(&mut headers);
+                match request.parse(&buf) {
+                    Ok(httparse::Status::Complete(n)) => break n,
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+                    _ => return refuse(&mut client).await,
+                }
+            }
+            tokio::select! {
+                read = read_more(&mut client, &mut buf) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                }
+                _ = &mut head_timer, if limit.is_some() => return Ok(()),
+            }
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 100];
+        let mut request = httparse::Request::new(&mut headers);
+        let _ = request.parse(&buf[..head_len]);
+        let (Some(method), Some(target), Some(1)) = (request.method, request.path, request.version)
+        else {
+            return refuse(&mut client).await;
+        };
+        let method = method.as_bytes();
+        if !(method == b"GET" || method == b"HEAD" || method == b"OPTIONS")
+            || !target.starts_with('/')
+        {
+            return refuse(&mut client).await;
+        }
+        let path = target.split_once('?').map_or(target, |(p, _)| p).as_bytes();
+        if path_problem(path).is_some() || path == b"/healthz" || path == b"/metrics" {
+            return refuse(&mut client).await;
+        }
+        let mut host: Option<&[u8]> = None;
+        let mut pairs: [(&[u8], &[u8]); 100] = [(&[], &[]); 100];
+        let count = request.headers.len();
+        for (slot, h) in pairs.iter_mut().zip(request.headers.iter()) {
+            let name = h.name.as_bytes();
+            if refused_request_name(name) {
+                return refuse(&mut client).await;
+            }
+            if eq(name, b"host") {
+                if host.is_some() {
+                    return refuse(&mut client).await;
+                }
+                host = Some(h.value);
+            }
+            *slot = (name, h.value);
+        }
+        let Some(host) = host.filter(|h| is_valid_host(h)) else {
+            return refuse(&mut client).await;
+        };
+        let pairs = &pairs[..count];
+        let cors_request = CorsRequest::from_pairs(method, pairs).host(host).path(path);
+        out.clear();
+        let cors_headers = {
+            let decision = lane.cors.decide(&cors_request);
+            if let Some(status) = decision.status() {
+                // An answered preflight.
+                let code = status.as_u16();
+                out.extend_from_slice(b"HTTP/1.1 ");
+                out.extend_from_slice(status.as_str().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(reason(code).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                decision.write_http1(&mut out);
+                write_date(&mut out);
+                out.extend_from_slice(b"content-length: 0\r\n\r\n");
+                None
+            } else {
+                Some(decision.to_response_headers())
+            }
+        };
+        let Some(cors_headers) = cors_headers else {
+            client.write_all(&out).await?;
+            buf.drain(..head_len);
+            continue;
+        };
+
+        // The upstream request: the head as it came, the prefix, X-Forwarded-*.
+        out.extend_from_slice(method);
+        out.push(b' ');
+        out.extend_from_slice(&lane.prefix);
+        out.extend_from_slice(target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in pairs {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"x-forwarded-for: ");
+        out.extend_from_slice(peer_text);
+        out.extend_from_slice(b"\r\nx-forwarded-proto: http\r\nx-forwarded-host: ");
+        out.extend_from_slice(host);
+        out.extend_from_slice(b"\r\n\r\n");
+        let is_head = method == b"HEAD";
+        buf.drain(..head_len);
+
+        let mut upstream = match IDLE.with(|idle| idle.borrow_mut().pop()) {
+            Some(u) => u,
+            None => {
+                let u = TcpStream::connect((lane.host.as_str(), lane.port)).await?;
+                let _ = u.set_nodelay(true);
+                u
+            }
+        };
+        upstream.write_all(&out).await?;
+        let deadline = lane.upstream_timeout.map_or(far, |t| Instant::now() + t);
+        ubuf.clear();
+        let (head_end, code, body_len, keep) = loop {
+            {
+                let mut uh = [httparse::EMPTY_HEADER; 100];
+                let mut response = httparse::Response::new(&mut uh);
+                match response.parse(&ubuf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let code = response.code.unwrap_or(502);
+                        let mut length: Option<usize> = None;
+                        let mut keep = response.version == Some(1);
+                        for h in response.headers.iter() {
+                            if eq(h.name.as_bytes(), b"content-length") {
+                                let parsed = std::str::from_utf8(h.value)
+                                    .ok()
+                                    .and_then(|v| v.parse::<usize>().ok());
+                                if parsed.is_none() || length.is_some() {
+                                    return refuse(&mut client).await;
+                                }
+                                length = parsed;
+                            } else if eq(h.name.as_bytes(), b"transfer-encoding")
+                                || (100..200).contains(&code)
+                            {
+                                return refuse(&mut client).await;
+                            } else if eq(h.name.as_bytes(), b"connection")
+                                && h.value.eq_ignore_ascii_case(b"close")
+                            {
+                                keep = false;
+                            }
+                        }
+                        let body_len = if is_head || code == 204 || code == 304 {
+                            0
+                        } else {
+                            match length {
+                                Some(l) => l,
+                                None => return refuse(&mut client).await,
+                            }
+                        };
+                        // The response head for the client.
+                        out.clear();
+                        out.extend_from_slice(b"HTTP/1.1 ");
+                        out.extend_from_slice(code.to_string().as_bytes());
+                        out.push(b' ');
+                        out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                        let mut vary: [&[u8]; 16] = [&[]; 16];
+                        let mut varies = 0;
+                        for h in response.headers.iter() {
+                            let name = h.name.as_bytes();
+                            if hop_by_hop_response(name) {
+                                continue;
+                            }
+                            if !cors_headers.is_untouched() {
+                                if name.len() > 15 && eq(&name[..15], b"access-control-") {
+                                    continue;
+                                }
+                                if eq(name, b"vary") && varies < vary.len() {
+                                    vary[varies] = h.value;
+                                    varies += 1;
+                                    continue;
+                                }
+                            }
+                            out.extend_from_slice(name);
+                            out.extend_from_slice(b": ");
+                            out.extend_from_slice(h.value);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        let mut our_vary = None;
+                        for (h, v) in cors_headers.iter() {
+                            if h == corsgate::ResponseHeader::Vary {
+                                our_vary = Some(v.as_bytes());
+                                continue;
+                            }
+                            out.extend_from_slice(h.name().as_str().as_bytes());
+                            out.extend_from_slice(b": ");
+                            out.extend_from_slice(v.as_bytes());
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        if varies > 0 || our_vary.is_some() {
+                            out.extend_from_slice(b"vary: ");
+                            let mut sep = false;
+                            for v in vary[..varies].iter().copied().chain(our_vary) {
+                                if sep {
+                                    out.extend_from_slice(b", ");
+                                }
+                                out.extend_from_slice(v);
+                                sep = true;
+                            }
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        out.extend_from_slice(b"\r\n");
+                        break (n, code, body_len, keep);
+                    }
+                    Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
+                    _ => return refuse(&mut client).await,
+                }
+            }
+            tokio::select! {
+                read = read_more(&mut upstream, &mut ubuf) => {
+                    if read? == 0 {
+                        return refuse(&mut client).await;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return refuse(&mut client).await,
+            }
+        };
+        let _ = code;
+        // The body: what came with the head, then the rest.
+        let mut have = ubuf.len() - head_end;
+        if have > body_len {
+            // More than the body: the upstream is out of step; do not reuse it.
+            return refuse(&mut client).await;
+        }
+        out.extend_from_slice(&ubuf[head_end..]);
+        client.write_all(&out).await?;
+        while have < body_len {
+            ubuf.clear();
+            let n = read_more(&mut upstream, &mut ubuf).await?;
+            if n == 0 || have + n > body_len {
+                return Ok(());
+            }
+            have += n;
+            client.write_all(&ubuf).await?;
+        }
+        if keep {
+            IDLE.with(|idle| {
+                let mut idle = idle.borrow_mut();
+                if idle.len() < 256 {
+                    idle.push(upstream);
+                }
+            });
+        }
+    }
+}
+
+async fn refuse(client: &mut TcpStream) -> io::Result<()> {
+    client
+        .write_all(
+            b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await
+}
+
+fn address_text(address: IpAddr, buffer: &mut [u8; 64]) -> &[u8] {
+    use std::io::Write;
+    let mut cursor = io::Cursor::new(&mut buffer[..]);
+    let _ = write!(cursor, "{}", address.to_canonical());
+    let n = cursor.position() as usize;
+    &buffer[..n]
+}
