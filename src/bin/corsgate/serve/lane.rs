@@ -312,29 +312,7 @@ pub async fn serve_connection(
                             out.extend_from_slice(h.value);
                             out.extend_from_slice(b"\r\n");
                         }
-                        let mut our_vary = None;
-                        for (h, v) in cors_headers.iter() {
-                            if h == corsgate::ResponseHeader::Vary {
-                                our_vary = Some(v.as_bytes());
-                                continue;
-                            }
-                            out.extend_from_slice(h.name().as_str().as_bytes());
-                            out.extend_from_slice(b": ");
-                            out.extend_from_slice(v.as_bytes());
-                            out.extend_from_slice(b"\r\n");
-                        }
-                        if varies > 0 || our_vary.is_some() {
-                            out.extend_from_slice(b"vary: ");
-                            let mut sep = false;
-                            for v in vary[..varies].iter().copied().chain(our_vary) {
-                                if sep {
-                                    out.extend_from_slice(b", ");
-                                }
-                                out.extend_from_slice(v);
-                                sep = true;
-                            }
-                            out.extend_from_slice(b"\r\n");
-                        }
+                        cors_headers.write_http1_merging_vary(&vary[..varies], &mut out);
                         out.extend_from_slice(b"\r\n");
                         break (n, code, body_len, keep);
                     }
