@@ -32,7 +32,8 @@
 //! [`DenyReason`]). The [`Decision`] it returns holds that verdict and borrows the header
 //! values the generation rendered once (`headers`); [`Decision::apply`] and
 //! [`ResponseHeaders`] write them into a response by one rule (corsgate's `Access-Control-*`
-//! replace the upstream's, `Vary` merged into one line), [`Decision::write_http1`] as bytes;
+//! replace the upstream's, `Vary` merged into one line), [`Decision::write_http1`] and
+//! [`ResponseHeaders::write_http1_merging_vary`] as bytes;
 //! [`Decision::explain`] says why, in words ([`Explanation`]).
 //!
 //! **A policy** comes from a [`PolicyBuilder`] or a policy file (`file`), is validated into a

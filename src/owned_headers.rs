@@ -7,8 +7,12 @@
 //! merge `Vary` into the upstream's as one field line (see [`vary`]).
 //! [`Decision::apply`](crate::Decision::apply), [`ResponseHeaders::apply`] (which `serve` and
 //! `corsgate::pingora` use) and the tower layer's [`ForwardHeaders::apply`] all go through it.
-//! The HTTP/1 writers (`Decision::write_http1*`) write bytes, not a map: they follow the same
-//! rule in `vary::write_http1`.
+//! The HTTP/1 writers (`Decision::write_http1*`, and [`ResponseHeaders::write_http1*`] for a
+//! raw HTTP/1 proxy that writes the response head after its upstream's `.await`) write bytes,
+//! not a map: they follow the same rule in `vary::write_http1`, and write the same bytes for
+//! the same decision (`tests/vary.rs`).
+//!
+//! [`ResponseHeaders::write_http1*`]: ResponseHeaders::write_http1_merging_vary
 
 use http::header::HeaderMap;
 use http::HeaderValue;
@@ -82,6 +86,60 @@ impl ResponseHeaders {
         self.untouched
     }
 
+    /// Appends the headers as HTTP/1 lines (`Name: value\r\n`), the same bytes as
+    /// [`Decision::write_http1`](crate::Decision::write_http1) writes for the decision they
+    /// were taken from, for a response that has no `Vary` of its own (a preflight answered
+    /// after an `.await`, or an upstream response without `Vary`). Nothing for a request on
+    /// an `off` route. Allocates nothing beyond `out`'s growth.
+    pub fn write_http1(&self, out: &mut Vec<u8>) {
+        for (h, v) in self.iter() {
+            write_line(h, v.as_bytes(), out);
+        }
+    }
+
+    /// Appends the headers as HTTP/1 lines with the upstream response's `Vary` lines
+    /// (`upstream_vary`, their values) and corsgate's combined into one `Vary` line: the same
+    /// bytes as [`Decision::write_http1_merging_vary`](crate::Decision::write_http1_merging_vary)
+    /// writes for the decision they were taken from. This is the writer for a raw HTTP/1
+    /// proxy, which decides before forwarding and writes the response head after the
+    /// upstream answered, without holding the decision (and its policy generation) across
+    /// the `.await`. The caller copies every other upstream header and **skips its `Vary`
+    /// and `Access-Control-*` lines** (unless [`is_untouched`](ResponseHeaders::is_untouched)).
+    ///
+    /// # Example
+    /// ```
+    /// use corsgate::{Cors, CorsRequest, Policy};
+    ///
+    /// let cors = Cors::new(Policy::new(["https://app.example.com"])?);
+    /// let request = CorsRequest::new(b"GET").origin(b"https://app.example.com");
+    /// let headers = cors.decide(&request).to_response_headers();
+    /// // … the request goes to the upstream, which answers with `Vary: Cookie` …
+    /// let mut raw = Vec::new();
+    /// headers.write_http1_merging_vary(&[b"Cookie"], &mut raw);
+    /// assert_eq!(
+    ///     raw,
+    ///     b"Access-Control-Allow-Origin: https://app.example.com\r\nVary: Cookie, Origin\r\n"
+    /// );
+    /// # Ok::<(), corsgate::PolicyError>(())
+    /// ```
+    pub fn write_http1_merging_vary(&self, upstream_vary: &[&[u8]], out: &mut Vec<u8>) {
+        if self.untouched {
+            // An `off` route: the upstream's Vary lines, as they were.
+            for line in upstream_vary {
+                write_line(ResponseHeader::Vary, line, out);
+            }
+            return;
+        }
+        let mut ours = None;
+        for (h, v) in self.iter() {
+            match h {
+                ResponseHeader::Vary => ours = Some(v.as_bytes()),
+                h => write_line(h, v.as_bytes(), out),
+            }
+        }
+        vary::write_http1(upstream_vary, ours, out);
+    }
+
     /// The headers, in order.
     pub fn iter(&self) -> impl Iterator<Item = (ResponseHeader, &HeaderValue)> + '_ {
         self.items[..self.len]
@@ -139,4 +197,12 @@ impl ForwardHeaders {
             out.put(ResponseHeader::Vary, v);
         }
     }
+}
+
+/// `Name: value\r\n`, the name as HTTP/1 responses conventionally capitalise it.
+fn write_line(header: ResponseHeader, value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(header.http1_name().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }

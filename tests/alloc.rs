@@ -247,6 +247,12 @@ fn writing_http1_into_a_reserved_buffer_does_not_allocate() {
             1,
             "{upstream:?}"
         );
+        // The owned headers, as a raw proxy carries them across its upstream's await.
+        let owned = cors.decide(&request).to_response_headers();
+        out.clear();
+        let n = allocations_during(|| owned.write_http1_merging_vary(upstream, &mut out));
+        assert_eq!(n, 0, "owned, {upstream:?}");
+        assert!(out.starts_with(b"Access-Control-Allow-Origin: https://app.example.com\r\n"));
     }
 }
 

@@ -239,6 +239,22 @@ fn every_writer_leaves_one_vary_line() {
                         .collect()
                 };
                 assert_eq!(without_vary(&raw), without_vary(&plain), "{ctx}");
+                // The owned headers, carried across an await, write the same bytes.
+                let owned = decision.to_response_headers();
+                let mut owned_raw = Vec::new();
+                owned.write_http1_merging_vary(&lines, &mut owned_raw);
+                assert_eq!(
+                    String::from_utf8_lossy(&owned_raw),
+                    String::from_utf8_lossy(&raw),
+                    "{ctx}: ResponseHeaders::write_http1_merging_vary"
+                );
+                let mut owned_plain = Vec::new();
+                owned.write_http1(&mut owned_plain);
+                assert_eq!(
+                    String::from_utf8_lossy(&owned_plain),
+                    String::from_utf8_lossy(&plain),
+                    "{ctx}: ResponseHeaders::write_http1"
+                );
                 checked += 1;
             }
         }
@@ -285,4 +301,68 @@ fn the_upstreams_vary_and_corsgates_share_one_line() {
         .preflight_response::<()>()
         .expect("answered");
     assert_eq!(vary_lines(response.headers()).len(), 1);
+}
+
+/// The owned headers write what the decision writes where the table above does not reach: an
+/// answered preflight (allowed or denied) and a request on an `off` route, whose upstream
+/// `Vary` lines pass as they were.
+#[test]
+fn owned_writers_match_for_answered_preflights_and_off_routes() {
+    use corsgate::{PolicySet, RouteBuilder};
+    let set = PolicySet::builder(
+        Policy::builder()
+            .origins(["https://app.example.com"])
+            .methods(["GET", "PUT"])
+            .credentials(true)
+            .max_age(600)
+            .clone(),
+    )
+    .route(RouteBuilder::new("off").hosts(["internal.example.com"]))
+    .build()
+    .unwrap();
+    let cors = Cors::with_set(set);
+    let preflight = |origin: &'static [u8]| {
+        CorsRequest::new(b"OPTIONS")
+            .origin(origin)
+            .request_method(b"PUT")
+            .host(b"api.example.com")
+    };
+    for (name, request) in [
+        ("allowed preflight", preflight(b"https://app.example.com")),
+        ("denied preflight", preflight(b"https://evil.example")),
+    ] {
+        let decision = cors.decide(&request);
+        assert!(decision.status().is_some(), "{name}: answered");
+        let (mut raw, mut owned) = (Vec::new(), Vec::new());
+        decision.write_http1(&mut raw);
+        decision.to_response_headers().write_http1(&mut owned);
+        assert!(!raw.is_empty(), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&owned),
+            String::from_utf8_lossy(&raw),
+            "{name}"
+        );
+    }
+    let off = CorsRequest::new(b"GET")
+        .origin(b"https://evil.example")
+        .host(b"internal.example.com");
+    let decision = cors.decide(&off);
+    assert!(decision.is_off());
+    let owned = decision.to_response_headers();
+    assert!(owned.is_untouched());
+    for upstream in UPSTREAMS {
+        let lines: Vec<&[u8]> = upstream.iter().map(|l| l.as_bytes()).collect();
+        let (mut raw, mut owned_raw) = (Vec::new(), Vec::new());
+        decision.write_http1_merging_vary(&lines, &mut raw);
+        owned.write_http1_merging_vary(&lines, &mut owned_raw);
+        assert_eq!(owned_raw, raw, "off route, upstream {upstream:?}");
+        assert_eq!(
+            raw_vary_lines(&raw),
+            *upstream,
+            "off route: lines as they were"
+        );
+        let mut plain = Vec::new();
+        owned.write_http1(&mut plain);
+        assert!(plain.is_empty(), "off route: nothing of corsgate's");
+    }
 }
