@@ -61,8 +61,7 @@ fn eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Names the lane does not take (a real lane hands such requests to hyper).
 fn refused_request_name(name: &[u8]) -> bool {
-    const NAMES: [&[u8]; 13] = [
-        b"connection",
+    const NAMES: [&[u8]; 12] = [
         b"keep-alive",
         b"proxy-connection",
         b"te",
@@ -114,7 +113,7 @@ pub async fn serve_connection(
     mut client: TcpStream,
     peer: SocketAddr,
     lane: &'static Lane,
-) -> io::Result<()> {
+) -> io::Result<Option<Handoff>> {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut out: Vec<u8> = Vec::with_capacity(8192);
     let mut ubuf: Vec<u8> = Vec::with_capacity(8192);
@@ -141,16 +140,21 @@ pub async fn serve_connection(
                 match request.parse(&buf) {
                     Ok(httparse::Status::Complete(n)) => break n,
                     Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-                    _ => return refuse(&mut client).await,
+                    _ => {
+                        return Ok(Some(Handoff {
+                            stream: client,
+                            buffered: buf,
+                        }))
+                    }
                 }
             }
             tokio::select! {
                 read = read_more(&mut client, &mut buf) => {
                     if read? == 0 {
-                        return Ok(());
+                        return Ok(None);
                     }
                 }
-                _ = &mut head_timer, if limit.is_some() => return Ok(()),
+                _ = &mut head_timer, if limit.is_some() => return Ok(None),
             }
         };
         let mut headers = [httparse::EMPTY_HEADER; 100];
@@ -158,36 +162,69 @@ pub async fn serve_connection(
         let _ = request.parse(&buf[..head_len]);
         let (Some(method), Some(target), Some(1)) = (request.method, request.path, request.version)
         else {
-            return refuse(&mut client).await;
+            return Ok(Some(Handoff {
+                stream: client,
+                buffered: buf,
+            }));
         };
         let method = method.as_bytes();
         if !(method == b"GET" || method == b"HEAD" || method == b"OPTIONS")
             || !target.starts_with('/')
         {
-            return refuse(&mut client).await;
+            return Ok(Some(Handoff {
+                stream: client,
+                buffered: buf,
+            }));
         }
         let path = target.split_once('?').map_or(target, |(p, _)| p).as_bytes();
         if path_problem(path).is_some() || path == b"/healthz" || path == b"/metrics" {
-            return refuse(&mut client).await;
+            return Ok(Some(Handoff {
+                stream: client,
+                buffered: buf,
+            }));
         }
         let mut host: Option<&[u8]> = None;
+        let mut close = false;
         let mut pairs: [(&[u8], &[u8]); 100] = [(&[], &[]); 100];
         let count = request.headers.len();
         for (slot, h) in pairs.iter_mut().zip(request.headers.iter()) {
             let name = h.name.as_bytes();
             if refused_request_name(name) {
-                return refuse(&mut client).await;
+                return Ok(Some(Handoff {
+                    stream: client,
+                    buffered: buf,
+                }));
+            }
+            if eq(name, b"connection") {
+                // Only `keep-alive` and `close`: any other token names a hop-by-hop field,
+                // which hyper's path strips.
+                for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if eq(token, b"close") {
+                        close = true;
+                    } else if !eq(token, b"keep-alive") {
+                        return Ok(Some(Handoff {
+                            stream: client,
+                            buffered: buf,
+                        }));
+                    }
+                }
             }
             if eq(name, b"host") {
                 if host.is_some() {
-                    return refuse(&mut client).await;
+                    return Ok(Some(Handoff {
+                        stream: client,
+                        buffered: buf,
+                    }));
                 }
                 host = Some(h.value);
             }
             *slot = (name, h.value);
         }
         let Some(host) = host.filter(|h| is_valid_host(h)) else {
-            return refuse(&mut client).await;
+            return Ok(Some(Handoff {
+                stream: client,
+                buffered: buf,
+            }));
         };
         let pairs = &pairs[..count];
         let cors_request = CorsRequest::from_pairs(method, pairs).host(host).path(path);
@@ -204,6 +241,9 @@ pub async fn serve_connection(
                 out.extend_from_slice(b"\r\n");
                 decision.write_http1(&mut out);
                 write_date(&mut out);
+                if close {
+                    out.extend_from_slice(b"connection: close\r\n");
+                }
                 out.extend_from_slice(b"content-length: 0\r\n\r\n");
                 None
             } else {
@@ -212,6 +252,9 @@ pub async fn serve_connection(
         };
         let Some(cors_headers) = cors_headers else {
             client.write_all(&out).await?;
+            if close {
+                return Ok(None);
+            }
             buf.drain(..head_len);
             continue;
         };
@@ -223,6 +266,9 @@ pub async fn serve_connection(
         out.extend_from_slice(target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         for (name, value) in pairs {
+            if eq(name, b"connection") {
+                continue;
+            }
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
@@ -262,13 +308,13 @@ pub async fn serve_connection(
                                     .ok()
                                     .and_then(|v| v.parse::<usize>().ok());
                                 if parsed.is_none() || length.is_some() {
-                                    return refuse(&mut client).await;
+                                    return bad_gateway(&mut client).await;
                                 }
                                 length = parsed;
                             } else if eq(h.name.as_bytes(), b"transfer-encoding")
                                 || (100..200).contains(&code)
                             {
-                                return refuse(&mut client).await;
+                                return bad_gateway(&mut client).await;
                             } else if eq(h.name.as_bytes(), b"connection")
                                 && h.value.eq_ignore_ascii_case(b"close")
                             {
@@ -280,7 +326,7 @@ pub async fn serve_connection(
                         } else {
                             match length {
                                 Some(l) => l,
-                                None => return refuse(&mut client).await,
+                                None => return bad_gateway(&mut client).await,
                             }
                         };
                         // The response head for the client.
@@ -313,20 +359,23 @@ pub async fn serve_connection(
                             out.extend_from_slice(b"\r\n");
                         }
                         cors_headers.write_http1_merging_vary(&vary[..varies], &mut out);
+                        if close {
+                            out.extend_from_slice(b"connection: close\r\n");
+                        }
                         out.extend_from_slice(b"\r\n");
                         break (n, code, body_len, keep);
                     }
                     Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
-                    _ => return refuse(&mut client).await,
+                    _ => return bad_gateway(&mut client).await,
                 }
             }
             tokio::select! {
                 read = read_more(&mut upstream, &mut ubuf) => {
                     if read? == 0 {
-                        return refuse(&mut client).await;
+                        return bad_gateway(&mut client).await;
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => return refuse(&mut client).await,
+                _ = tokio::time::sleep_until(deadline) => return bad_gateway(&mut client).await,
             }
         };
         let _ = code;
@@ -334,7 +383,7 @@ pub async fn serve_connection(
         let mut have = ubuf.len() - head_end;
         if have > body_len {
             // More than the body: the upstream is out of step; do not reuse it.
-            return refuse(&mut client).await;
+            return bad_gateway(&mut client).await;
         }
         out.extend_from_slice(&ubuf[head_end..]);
         client.write_all(&out).await?;
@@ -342,7 +391,7 @@ pub async fn serve_connection(
             ubuf.clear();
             let n = read_more(&mut upstream, &mut ubuf).await?;
             if n == 0 || have + n > body_len {
-                return Ok(());
+                return Ok(None);
             }
             have += n;
             client.write_all(&ubuf).await?;
@@ -355,15 +404,96 @@ pub async fn serve_connection(
                 }
             });
         }
+        if close {
+            return Ok(None);
+        }
     }
 }
 
-async fn refuse(client: &mut TcpStream) -> io::Result<()> {
+/// PROTOTYPE: an upstream response the lane does not handle yet (1xx, chunked or
+/// close-delimited bodies, bad framing), or no response: 502, and the connection closes.
+async fn bad_gateway(client: &mut TcpStream) -> io::Result<Option<Handoff>> {
     client
-        .write_all(
-            b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        )
-        .await
+        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .await?;
+    Ok(None)
+}
+
+/// A connection the lane gives to hyper, with the bytes it read and did not consume: the
+/// request it does not take, and whatever followed it.
+pub struct Handoff {
+    pub stream: TcpStream,
+    pub buffered: Vec<u8>,
+}
+
+/// A client stream that first replays bytes already read from it.
+pub struct Replayed {
+    prefix: Vec<u8>,
+    at: usize,
+    io: TcpStream,
+}
+
+impl Replayed {
+    pub fn new(handoff: Handoff) -> Replayed {
+        Replayed {
+            prefix: handoff.buffered,
+            at: 0,
+            io: handoff.stream,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Replayed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.at < this.prefix.len() {
+            let n = (this.prefix.len() - this.at).min(buf.remaining());
+            buf.put_slice(&this.prefix[this.at..this.at + n]);
+            this.at += n;
+            if this.at == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.at = 0;
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Replayed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 fn address_text(address: IpAddr, buffer: &mut [u8; 64]) -> &[u8] {
