@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::chunked::ChunkedDecoder;
 use super::hygiene::{is_valid_host, path_problem};
 
 pub struct Lane {
@@ -293,41 +294,55 @@ pub async fn serve_connection(
         upstream.write_all(&out).await?;
         let deadline = lane.upstream_timeout.map_or(far, |t| Instant::now() + t);
         ubuf.clear();
-        let (head_end, code, body_len, keep) = loop {
+        let (head_end, framing, keep) = loop {
             {
                 let mut uh = [httparse::EMPTY_HEADER; 100];
                 let mut response = httparse::Response::new(&mut uh);
                 match response.parse(&ubuf) {
                     Ok(httparse::Status::Complete(n)) => {
                         let code = response.code.unwrap_or(502);
-                        let mut length: Option<usize> = None;
+                        if (100..200).contains(&code) {
+                            // PROTOTYPE: 1xx not forwarded yet.
+                            return bad_gateway(&mut client).await;
+                        }
+                        let mut length: Option<u64> = None;
+                        let mut chunked = false;
+                        let mut codings = 0;
                         let mut keep = response.version == Some(1);
                         for h in response.headers.iter() {
-                            if eq(h.name.as_bytes(), b"content-length") {
-                                let parsed = std::str::from_utf8(h.value)
-                                    .ok()
-                                    .and_then(|v| v.parse::<usize>().ok());
-                                if parsed.is_none() || length.is_some() {
+                            let name = h.name.as_bytes();
+                            if eq(name, b"content-length") {
+                                let Some(parsed) = content_length(h.value) else {
+                                    return bad_gateway(&mut client).await;
+                                };
+                                if length.is_some_and(|l| l != parsed) {
                                     return bad_gateway(&mut client).await;
                                 }
-                                length = parsed;
-                            } else if eq(h.name.as_bytes(), b"transfer-encoding")
-                                || (100..200).contains(&code)
-                            {
-                                return bad_gateway(&mut client).await;
-                            } else if eq(h.name.as_bytes(), b"connection")
-                                && h.value.eq_ignore_ascii_case(b"close")
-                            {
-                                keep = false;
+                                length = Some(parsed);
+                            } else if eq(name, b"transfer-encoding") {
+                                codings += 1;
+                                chunked = eq(h.value.trim_ascii(), b"chunked");
+                            } else if eq(name, b"connection") {
+                                for token in h.value.split(|&b| b == b',') {
+                                    if eq(token.trim_ascii(), b"close") {
+                                        keep = false;
+                                    }
+                                }
                             }
                         }
-                        let body_len = if is_head || code == 204 || code == 304 {
-                            0
+                        if codings > 1 || (codings == 1 && !chunked) {
+                            // PROTOTYPE: only `chunked` alone.
+                            return bad_gateway(&mut client).await;
+                        }
+                        let framing = if is_head || code == 204 || code == 304 {
+                            Framing::Length(0)
+                        } else if chunked {
+                            Framing::Chunked(ChunkedDecoder::new())
+                        } else if let Some(l) = length {
+                            Framing::Length(l)
                         } else {
-                            match length {
-                                Some(l) => l,
-                                None => return bad_gateway(&mut client).await,
-                            }
+                            keep = false;
+                            Framing::UntilClose
                         };
                         // The response head for the client.
                         out.clear();
@@ -340,7 +355,10 @@ pub async fn serve_connection(
                         let mut varies = 0;
                         for h in response.headers.iter() {
                             let name = h.name.as_bytes();
-                            if hop_by_hop_response(name) {
+                            if hop_by_hop_response(name)
+                                || (eq(name, b"content-length")
+                                    && !matches!(framing, Framing::Length(_)))
+                            {
                                 continue;
                             }
                             if !cors_headers.is_untouched() {
@@ -359,11 +377,14 @@ pub async fn serve_connection(
                             out.extend_from_slice(b"\r\n");
                         }
                         cors_headers.write_http1_merging_vary(&vary[..varies], &mut out);
+                        if !matches!(framing, Framing::Length(_)) {
+                            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                        }
                         if close {
                             out.extend_from_slice(b"connection: close\r\n");
                         }
                         out.extend_from_slice(b"\r\n");
-                        break (n, code, body_len, keep);
+                        break (n, framing, keep);
                     }
                     Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
                     _ => return bad_gateway(&mut client).await,
@@ -378,23 +399,76 @@ pub async fn serve_connection(
                 _ = tokio::time::sleep_until(deadline) => return bad_gateway(&mut client).await,
             }
         };
-        let _ = code;
         // The body: what came with the head, then the rest.
-        let mut have = ubuf.len() - head_end;
-        if have > body_len {
-            // More than the body: the upstream is out of step; do not reuse it.
+        let mut framing = framing;
+        let extra = match &mut framing {
+            Framing::Length(len) => {
+                let have = (ubuf.len() - head_end) as u64;
+                if have > *len {
+                    // More than the body: the upstream is out of step.
+                    return bad_gateway(&mut client).await;
+                }
+                out.extend_from_slice(&ubuf[head_end..]);
+                *len -= have;
+                false
+            }
+            Framing::Chunked(decoder) => match decoder.feed(&ubuf[head_end..], &mut out) {
+                Ok(used) => used < ubuf.len() - head_end,
+                Err(_) => return bad_gateway(&mut client).await,
+            },
+            Framing::UntilClose => {
+                let data = &ubuf[head_end..];
+                if !data.is_empty() {
+                    chunk_line(data, &mut out);
+                }
+                false
+            }
+        };
+        if extra {
             return bad_gateway(&mut client).await;
         }
-        out.extend_from_slice(&ubuf[head_end..]);
         client.write_all(&out).await?;
-        while have < body_len {
+        loop {
+            let finished = match &framing {
+                Framing::Length(left) => *left == 0,
+                Framing::Chunked(decoder) => decoder.is_done(),
+                Framing::UntilClose => false,
+            };
+            if finished {
+                break;
+            }
             ubuf.clear();
             let n = read_more(&mut upstream, &mut ubuf).await?;
-            if n == 0 || have + n > body_len {
-                return Ok(None);
+            out.clear();
+            match &mut framing {
+                Framing::Length(left) => {
+                    if n == 0 || n as u64 > *left {
+                        // Short, or more than announced: the client's response is cut.
+                        return Ok(None);
+                    }
+                    *left -= n as u64;
+                    client.write_all(&ubuf).await?;
+                    continue;
+                }
+                Framing::Chunked(decoder) => {
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    match decoder.feed(&ubuf, &mut out) {
+                        Ok(used) if used == n => {}
+                        _ => return Ok(None),
+                    }
+                }
+                Framing::UntilClose => {
+                    if n == 0 {
+                        out.extend_from_slice(b"0\r\n\r\n");
+                        client.write_all(&out).await?;
+                        break;
+                    }
+                    chunk_line(&ubuf, &mut out);
+                }
             }
-            have += n;
-            client.write_all(&ubuf).await?;
+            client.write_all(&out).await?;
         }
         if keep {
             IDLE.with(|idle| {
@@ -408,6 +482,32 @@ pub async fn serve_connection(
             return Ok(None);
         }
     }
+}
+
+/// How the upstream's response body is framed.
+enum Framing {
+    /// This many bytes (left).
+    Length(u64),
+    /// Chunked: decoded, re-chunked for the client.
+    Chunked(ChunkedDecoder),
+    /// Until the upstream closes: re-chunked for the client.
+    UntilClose,
+}
+
+/// A `Content-Length` value: ASCII digits only (`usize::from_str` would take a `+`).
+fn content_length(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// `data` as one chunk.
+fn chunk_line(data: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// PROTOTYPE: an upstream response the lane does not handle yet (1xx, chunked or

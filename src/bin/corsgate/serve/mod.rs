@@ -39,6 +39,7 @@ mod demo;
 mod hop_by_hop;
 mod hygiene;
 pub use hygiene::path_problem;
+mod chunked;
 mod interim;
 mod lane;
 mod limits;
