@@ -28,6 +28,7 @@ pub struct Lane {
     pub header_read_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub upstream_timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
 }
 
 thread_local! {
@@ -123,7 +124,10 @@ pub async fn serve_connection(
     let mut peer_text = [0u8; 64];
     let peer_text = address_text(peer.ip(), &mut peer_text);
     let mut first = true;
+    // The head of the request served last, dropped from `buf` when the next one starts.
+    let mut consumed = 0;
     loop {
+        buf.drain(..consumed);
         // The head (and idle) deadline: one timer a connection, reset per request.
         let limit = if first || !buf.is_empty() {
             lane.header_read_timeout
@@ -256,7 +260,7 @@ pub async fn serve_connection(
             if close {
                 return Ok(None);
             }
-            buf.drain(..head_len);
+            consumed = head_len;
             continue;
         };
 
@@ -281,20 +285,29 @@ pub async fn serve_connection(
         out.extend_from_slice(host);
         out.extend_from_slice(b"\r\n\r\n");
         let is_head = method == b"HEAD";
-        buf.drain(..head_len);
+        consumed = head_len;
 
-        let mut upstream = match IDLE.with(|idle| idle.borrow_mut().pop()) {
-            Some(u) => u,
-            None => {
-                let u = TcpStream::connect((lane.host.as_str(), lane.port)).await?;
-                let _ = u.set_nodelay(true);
-                u
+        let deadline = lane.upstream_timeout.map_or(far, |t| Instant::now() + t);
+        let mut upstream = match exchange(lane, &out, &mut ubuf, deadline).await {
+            Ok(exchanged) => exchanged,
+            Err(failure) => {
+                upstream_failed(
+                    lane,
+                    &mut client,
+                    &mut out,
+                    &cors_headers,
+                    failure,
+                    method,
+                    target,
+                )
+                .await?;
+                if close {
+                    return Ok(None);
+                }
+                continue;
             }
         };
-        upstream.write_all(&out).await?;
-        let deadline = lane.upstream_timeout.map_or(far, |t| Instant::now() + t);
-        ubuf.clear();
-        let (head_end, framing, keep) = loop {
+        let head = 'head: loop {
             {
                 let mut uh = [httparse::EMPTY_HEADER; 100];
                 let mut response = httparse::Response::new(&mut uh);
@@ -303,7 +316,7 @@ pub async fn serve_connection(
                         let code = response.code.unwrap_or(502);
                         if (100..200).contains(&code) {
                             // PROTOTYPE: 1xx not forwarded yet.
-                            return bad_gateway(&mut client).await;
+                            break Err(Failure::Malformed("a 1xx response"));
                         }
                         let mut length: Option<u64> = None;
                         let mut chunked = false;
@@ -313,10 +326,14 @@ pub async fn serve_connection(
                             let name = h.name.as_bytes();
                             if eq(name, b"content-length") {
                                 let Some(parsed) = content_length(h.value) else {
-                                    return bad_gateway(&mut client).await;
+                                    break 'head Err(Failure::Malformed(
+                                        "an invalid Content-Length",
+                                    ));
                                 };
                                 if length.is_some_and(|l| l != parsed) {
-                                    return bad_gateway(&mut client).await;
+                                    break 'head Err(Failure::Malformed(
+                                        "two Content-Length values",
+                                    ));
                                 }
                                 length = Some(parsed);
                             } else if eq(name, b"transfer-encoding") {
@@ -332,7 +349,7 @@ pub async fn serve_connection(
                         }
                         if codings > 1 || (codings == 1 && !chunked) {
                             // PROTOTYPE: only `chunked` alone.
-                            return bad_gateway(&mut client).await;
+                            break Err(Failure::Malformed("a transfer coding other than chunked"));
                         }
                         let framing = if is_head || code == 204 || code == 304 {
                             Framing::Length(0)
@@ -384,19 +401,30 @@ pub async fn serve_connection(
                             out.extend_from_slice(b"connection: close\r\n");
                         }
                         out.extend_from_slice(b"\r\n");
-                        break (n, framing, keep);
+                        break Ok((n, framing, keep));
                     }
-                    Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
-                    _ => return bad_gateway(&mut client).await,
+                    // `exchange` returns a complete head.
+                    _ => break Err(Failure::Malformed("an invalid response head")),
                 }
             }
-            tokio::select! {
-                read = read_more(&mut upstream, &mut ubuf) => {
-                    if read? == 0 {
-                        return bad_gateway(&mut client).await;
-                    }
+        };
+        let (head_end, framing, keep) = match head {
+            Ok(head) => head,
+            Err(failure) => {
+                upstream_failed(
+                    lane,
+                    &mut client,
+                    &mut out,
+                    &cors_headers,
+                    failure,
+                    method,
+                    target,
+                )
+                .await?;
+                if close {
+                    return Ok(None);
                 }
-                _ = tokio::time::sleep_until(deadline) => return bad_gateway(&mut client).await,
+                continue;
             }
         };
         // The body: what came with the head, then the rest.
@@ -482,6 +510,128 @@ pub async fn serve_connection(
             return Ok(None);
         }
     }
+}
+
+/// Why the upstream gave no usable response head.
+enum Failure {
+    Connect(io::Error),
+    ConnectTimeout,
+    /// The connection failed after the request was (partly) sent.
+    Io(io::Error),
+    /// It closed before a complete head.
+    Closed,
+    TimedOut,
+    Malformed(&'static str),
+}
+
+/// Sends the request head on a pooled connection (or a new one) and reads until the
+/// response head is complete in `ubuf`. A reused connection that fails before any byte of
+/// an answer (the upstream closed it while idle) is replaced once by a new one: every
+/// request the lane takes is bodyless and idempotent.
+async fn exchange(
+    lane: &'static Lane,
+    request: &[u8],
+    ubuf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<TcpStream, Failure> {
+    let mut pooled = IDLE.with(|idle| idle.borrow_mut().pop());
+    loop {
+        let reused = pooled.is_some();
+        let mut upstream = match pooled.take() {
+            Some(u) => u,
+            None => {
+                let connecting = TcpStream::connect((lane.host.as_str(), lane.port));
+                let connected = match lane.connect_timeout {
+                    Some(limit) => match tokio::time::timeout(limit, connecting).await {
+                        Ok(c) => c,
+                        Err(_) => return Err(Failure::ConnectTimeout),
+                    },
+                    None => connecting.await,
+                };
+                let u = connected.map_err(Failure::Connect)?;
+                let _ = u.set_nodelay(true);
+                u
+            }
+        };
+        ubuf.clear();
+        let outcome = async {
+            upstream.write_all(request).await.map_err(Failure::Io)?;
+            loop {
+                {
+                    let mut headers = [httparse::EMPTY_HEADER; 100];
+                    let mut response = httparse::Response::new(&mut headers);
+                    match response.parse(ubuf) {
+                        Ok(httparse::Status::Complete(_)) => return Ok(()),
+                        Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
+                        Ok(httparse::Status::Partial) => {
+                            return Err(Failure::Malformed("a response head over 64 KiB"))
+                        }
+                        Err(_) => return Err(Failure::Malformed("an invalid response head")),
+                    }
+                }
+                tokio::select! {
+                    read = read_more(&mut upstream, ubuf) => match read {
+                        Ok(0) => return Err(Failure::Closed),
+                        Ok(_) => {}
+                        Err(e) => return Err(Failure::Io(e)),
+                    },
+                    _ = tokio::time::sleep_until(deadline) => return Err(Failure::TimedOut),
+                }
+            }
+        }
+        .await;
+        match outcome {
+            Ok(()) => return Ok(upstream),
+            Err(Failure::Closed | Failure::Io(_)) if reused && ubuf.is_empty() => continue,
+            Err(failure) => return Err(failure),
+        }
+    }
+}
+
+/// The answer for a request the upstream did not answer: 502 (504 past a deadline), with the
+/// decision's CORS headers, and the cause logged, as `upstream` does on hyper's path.
+async fn upstream_failed(
+    lane: &'static Lane,
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    cors: &corsgate::ResponseHeaders,
+    failure: Failure,
+    method: &[u8],
+    target: &str,
+) -> io::Result<()> {
+    let (status, message) = match &failure {
+        Failure::ConnectTimeout => ("504 Gateway Timeout", "upstream connect timed out\n"),
+        Failure::TimedOut => ("504 Gateway Timeout", "upstream timed out\n"),
+        _ => ("502 Bad Gateway", "upstream unavailable\n"),
+    };
+    let cause = match &failure {
+        Failure::Connect(e) => format!("cannot connect: {e}"),
+        Failure::ConnectTimeout => "cannot connect: timed out (--upstream-connect-timeout)".into(),
+        Failure::Io(e) => format!("request failed: {e}"),
+        Failure::Closed => "request failed: the connection closed before a response".into(),
+        Failure::TimedOut => format!(
+            "no response head within {:?} (--upstream-timeout)",
+            lane.upstream_timeout.unwrap_or_default()
+        ),
+        Failure::Malformed(what) => format!("request failed: {what}"),
+    };
+    tracing::warn!(
+        target: "corsgate::serve",
+        "upstream http://{}:{}: {} {}: {cause}",
+        lane.host,
+        lane.port,
+        String::from_utf8_lossy(method),
+        super::access_log::Escaped::bare(target.as_bytes(), 1024),
+    );
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_bytes());
+    out.extend_from_slice(b"\r\ncontent-type: text/plain; charset=utf-8\r\n");
+    cors.write_http1_merging_vary(&[], out);
+    write_date(out);
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", message.len()).as_bytes());
+    out.extend_from_slice(message.as_bytes());
+    client.write_all(out).await
 }
 
 /// How the upstream's response body is framed.

@@ -440,6 +440,7 @@ async fn serve(
                     header_read_timeout: limits.header_read_timeout,
                     idle_timeout: limits.idle_timeout,
                     upstream_timeout: limits.upstream_timeout,
+                    connect_timeout: limits.upstream_connect_timeout,
                 })))
             }
             _ => None,
