@@ -29,6 +29,10 @@ pub struct Lane {
     pub idle_timeout: Option<Duration>,
     pub upstream_timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
+    pub observer: Option<Arc<dyn corsgate::layer::DecisionObserver>>,
+    pub access_log: bool,
+    /// `true` once the gateway shuts down: connections close between requests.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 thread_local! {
@@ -123,27 +127,45 @@ pub async fn serve_connection(
     let mut head_timer = Box::pin(tokio::time::sleep_until(far));
     let mut peer_text = [0u8; 64];
     let peer_text = address_text(peer.ip(), &mut peer_text);
+    let opened = Instant::now();
     let mut first = true;
+    let mut stopping = lane.stopping.subscribe();
     // The head of the request served last, dropped from `buf` when the next one starts.
     let mut consumed = 0;
     loop {
         buf.drain(..consumed);
-        // The head (and idle) deadline: one timer a connection, reset per request.
-        let limit = if first || !buf.is_empty() {
-            lane.header_read_timeout
+        // The deadlines of `client_io`: the first head within --header-read-timeout of the
+        // accept, a later one within it of its first byte; between them, --idle-timeout.
+        let mut idle = !first && buf.is_empty();
+        let deadline = if first {
+            lane.header_read_timeout.map(|t| opened + t)
+        } else if idle {
+            lane.idle_timeout.map(|t| Instant::now() + t)
         } else {
-            lane.idle_timeout
+            lane.header_read_timeout.map(|t| Instant::now() + t)
         };
         first = false;
-        if let Some(limit) = limit {
-            head_timer.as_mut().reset(Instant::now() + limit);
+        head_timer.as_mut().reset(deadline.unwrap_or(far));
+        if idle && *stopping.borrow_and_update() {
+            return Ok(None);
         }
         let head_len = loop {
             if !buf.is_empty() {
+                if idle {
+                    idle = false;
+                    if let Some(t) = lane.header_read_timeout {
+                        head_timer.as_mut().reset(Instant::now() + t);
+                    }
+                }
+                // One parse a request when the head is all there (the usual case): the
+                // parse below, which keeps its slices. A partial head is parsed only to find
+                // an error early, as hyper would.
+                if let Some(n) = head_end(&buf) {
+                    break n;
+                }
                 let mut headers = [httparse::EMPTY_HEADER; 100];
                 let mut request = httparse::Request::new(&mut headers);
                 match request.parse(&buf) {
-                    Ok(httparse::Status::Complete(n)) => break n,
                     Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
                     _ => {
                         return Ok(Some(Handoff {
@@ -159,12 +181,23 @@ pub async fn serve_connection(
                         return Ok(None);
                     }
                 }
-                _ = &mut head_timer, if limit.is_some() => return Ok(None),
+                _ = &mut head_timer => return Ok(None),
+                _ = stopping.changed(), if idle => return Ok(None),
             }
         };
+        let started = std::time::Instant::now();
         let mut headers = [httparse::EMPTY_HEADER; 100];
         let mut request = httparse::Request::new(&mut headers);
-        let _ = request.parse(&buf[..head_len]);
+        match request.parse(&buf[..head_len]) {
+            Ok(httparse::Status::Complete(n)) if n == head_len => {}
+            // Not a head httparse reads as ending there: hyper's to answer.
+            _ => {
+                return Ok(Some(Handoff {
+                    stream: client,
+                    buffered: buf,
+                }))
+            }
+        }
         let (Some(method), Some(target), Some(1)) = (request.method, request.path, request.version)
         else {
             return Ok(Some(Handoff {
@@ -233,12 +266,23 @@ pub async fn serve_connection(
         };
         let pairs = &pairs[..count];
         let cors_request = CorsRequest::from_pairs(method, pairs).host(host).path(path);
+        close |= *stopping.borrow();
         out.clear();
         let cors_headers = {
             let decision = lane.cors.decide(&cors_request);
+            if let Some(observer) = &lane.observer {
+                observer.observe(&cors_request, &decision);
+            }
             if let Some(status) = decision.status() {
                 // An answered preflight.
                 let code = status.as_u16();
+                if lane.access_log {
+                    let acao = decision
+                        .headers()
+                        .find(|(h, _)| *h == corsgate::ResponseHeader::AllowOrigin)
+                        .map(|(_, v)| v.as_bytes());
+                    log_access(method, path, &cors_request, code, acao.as_deref(), started);
+                }
                 out.extend_from_slice(b"HTTP/1.1 ");
                 out.extend_from_slice(status.as_str().as_bytes());
                 out.push(b' ');
@@ -291,7 +335,7 @@ pub async fn serve_connection(
         let mut upstream = match exchange(lane, &out, &mut ubuf, deadline).await {
             Ok(exchanged) => exchanged,
             Err(failure) => {
-                upstream_failed(
+                let code = upstream_failed(
                     lane,
                     &mut client,
                     &mut out,
@@ -301,6 +345,13 @@ pub async fn serve_connection(
                     target,
                 )
                 .await?;
+                if lane.access_log {
+                    let acao = cors_headers
+                        .iter()
+                        .find(|(h, _)| *h == corsgate::ResponseHeader::AllowOrigin)
+                        .map(|(_, v)| v.as_bytes());
+                    log_access(method, path, &cors_request, code, acao, started);
+                }
                 if close {
                     return Ok(None);
                 }
@@ -401,17 +452,17 @@ pub async fn serve_connection(
                             out.extend_from_slice(b"connection: close\r\n");
                         }
                         out.extend_from_slice(b"\r\n");
-                        break Ok((n, framing, keep));
+                        break Ok((n, framing, keep, code));
                     }
                     // `exchange` returns a complete head.
                     _ => break Err(Failure::Malformed("an invalid response head")),
                 }
             }
         };
-        let (head_end, framing, keep) = match head {
+        let (head_end, framing, keep, code) = match head {
             Ok(head) => head,
             Err(failure) => {
-                upstream_failed(
+                let code = upstream_failed(
                     lane,
                     &mut client,
                     &mut out,
@@ -421,6 +472,13 @@ pub async fn serve_connection(
                     target,
                 )
                 .await?;
+                if lane.access_log {
+                    let acao = cors_headers
+                        .iter()
+                        .find(|(h, _)| *h == corsgate::ResponseHeader::AllowOrigin)
+                        .map(|(_, v)| v.as_bytes());
+                    log_access(method, path, &cors_request, code, acao, started);
+                }
                 if close {
                     return Ok(None);
                 }
@@ -498,6 +556,13 @@ pub async fn serve_connection(
             }
             client.write_all(&out).await?;
         }
+        if lane.access_log {
+            let acao = cors_headers
+                .iter()
+                .find(|(h, _)| *h == corsgate::ResponseHeader::AllowOrigin)
+                .map(|(_, v)| v.as_bytes());
+            log_access(method, path, &cors_request, code, acao, started);
+        }
         if keep {
             IDLE.with(|idle| {
                 let mut idle = idle.borrow_mut();
@@ -510,6 +575,35 @@ pub async fn serve_connection(
             return Ok(None);
         }
     }
+}
+
+/// The access-log line of `serve` (`access_log`), for a request the lane served.
+fn log_access(
+    method: &[u8],
+    path: &[u8],
+    request: &CorsRequest<'_>,
+    status: u16,
+    acao: Option<&[u8]>,
+    started: std::time::Instant,
+) {
+    let method = match method {
+        b"GET" => http::Method::GET,
+        b"HEAD" => http::Method::HEAD,
+        _ => http::Method::OPTIONS,
+    };
+    tracing::info!(
+        target: "corsgate::access",
+        "{}",
+        super::access_log::AccessRecord {
+            method: &method,
+            path,
+            origin: request.origin_value(),
+            preflight: request.is_preflight(),
+            status,
+            acao,
+            elapsed: started.elapsed(),
+        }
+    );
 }
 
 /// Why the upstream gave no usable response head.
@@ -557,17 +651,12 @@ async fn exchange(
         let outcome = async {
             upstream.write_all(request).await.map_err(Failure::Io)?;
             loop {
-                {
-                    let mut headers = [httparse::EMPTY_HEADER; 100];
-                    let mut response = httparse::Response::new(&mut headers);
-                    match response.parse(ubuf) {
-                        Ok(httparse::Status::Complete(_)) => return Ok(()),
-                        Ok(httparse::Status::Partial) if ubuf.len() < MAX_HEAD => {}
-                        Ok(httparse::Status::Partial) => {
-                            return Err(Failure::Malformed("a response head over 64 KiB"))
-                        }
-                        Err(_) => return Err(Failure::Malformed("an invalid response head")),
-                    }
+                // The caller parses the head (once): here only where it ends.
+                if head_end(ubuf).is_some() {
+                    return Ok(());
+                }
+                if ubuf.len() >= MAX_HEAD {
+                    return Err(Failure::Malformed("a response head over 64 KiB"));
                 }
                 tokio::select! {
                     read = read_more(&mut upstream, ubuf) => match read {
@@ -598,11 +687,11 @@ async fn upstream_failed(
     failure: Failure,
     method: &[u8],
     target: &str,
-) -> io::Result<()> {
-    let (status, message) = match &failure {
-        Failure::ConnectTimeout => ("504 Gateway Timeout", "upstream connect timed out\n"),
-        Failure::TimedOut => ("504 Gateway Timeout", "upstream timed out\n"),
-        _ => ("502 Bad Gateway", "upstream unavailable\n"),
+) -> io::Result<u16> {
+    let (code, status, message) = match &failure {
+        Failure::ConnectTimeout => (504, "504 Gateway Timeout", "upstream connect timed out\n"),
+        Failure::TimedOut => (504, "504 Gateway Timeout", "upstream timed out\n"),
+        _ => (502, "502 Bad Gateway", "upstream unavailable\n"),
     };
     let cause = match &failure {
         Failure::Connect(e) => format!("cannot connect: {e}"),
@@ -631,7 +720,23 @@ async fn upstream_failed(
     write_date(out);
     out.extend_from_slice(format!("content-length: {}\r\n\r\n", message.len()).as_bytes());
     out.extend_from_slice(message.as_bytes());
-    client.write_all(out).await
+    client.write_all(out).await?;
+    Ok(code)
+}
+
+/// Where a head ends (after its empty line), if its bytes hold one: the first LF followed by
+/// CRLF or LF, as httparse reads line ends. Only a hint of where to parse; httparse decides.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b'\n') {
+        let at = from + i + 1;
+        match bytes.get(at..) {
+            Some([b'\n', ..]) => return Some(at + 1),
+            Some([b'\r', b'\n', ..]) => return Some(at + 2),
+            _ => from = at,
+        }
+    }
+    None
 }
 
 /// How the upstream's response body is framed.

@@ -413,13 +413,18 @@ async fn serve(
         }));
         (listener, admin)
     });
+    let observer: Option<Arc<dyn corsgate::layer::DecisionObserver>> =
+        (rejections.is_some() || shadow.is_some()).then(|| {
+            Arc::new(observe::Observer { rejections, shadow })
+                as Arc<dyn corsgate::layer::DecisionObserver>
+        });
     let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
         service: {
             let mut layer = CorsLayer::new(cors.clone());
-            if rejections.is_some() || shadow.is_some() {
-                layer = layer.observe(Arc::new(observe::Observer { rejections, shadow }));
+            if let Some(observer) = &observer {
+                layer = layer.observe(observer.clone());
             }
-            if let Some(report) = report_only {
+            if let Some(report) = report_only.clone() {
                 layer = layer.report_only(report);
             }
             layer.layer(App { state })
@@ -429,7 +434,7 @@ async fn serve(
     }));
     let lane: Option<&'static lane::Lane> =
         match (&args.upstream, std::env::var_os("CORSGATE_LANE")) {
-            (Some(url), Some(_)) => {
+            (Some(url), Some(_)) if report_only.is_none() => {
                 let uri: http::Uri = url.parse()?;
                 let authority = uri.authority().ok_or("no authority")?;
                 Some(Box::leak(Box::new(lane::Lane {
@@ -441,6 +446,9 @@ async fn serve(
                     idle_timeout: limits.idle_timeout,
                     upstream_timeout: limits.upstream_timeout,
                     connect_timeout: limits.upstream_connect_timeout,
+                    observer: observer.clone(),
+                    access_log: !args.no_access_log,
+                    stopping: tokio::sync::watch::channel(false).0,
                 })))
             }
             _ => None,
@@ -463,6 +471,11 @@ async fn serve(
         "shutting down: waiting up to {}s for in-flight requests",
         args.grace_period
     );
+    if let Some(lane) = lane {
+        // Lane connections close between requests from now on; hyper's are told by
+        // `graceful`, which counts both (each holds a watcher).
+        lane.stopping.send_replace(true);
+    }
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!(target: "corsgate::serve", "all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(args.grace_period)) => {
