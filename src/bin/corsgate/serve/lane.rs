@@ -29,6 +29,9 @@ pub struct Lane {
     pub idle_timeout: Option<Duration>,
     pub upstream_timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
+    /// `--io-timeout`: a write to the client, or a read of the upstream's body, that makes no
+    /// progress for this long ends the connection.
+    pub io_timeout: Option<Duration>,
     pub observer: Option<Arc<dyn corsgate::layer::DecisionObserver>>,
     pub access_log: bool,
     /// `true` once the gateway shuts down: connections close between requests.
@@ -105,6 +108,36 @@ fn reason(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         _ => "",
+    }
+}
+
+/// `write_all` within `limit` (the writes are of one buffer, at most the head and 8 KiB of
+/// body, so this is the stall limit of `client_io`).
+async fn write_within(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    limit: Option<Duration>,
+) -> io::Result<()> {
+    match limit {
+        // No timer is registered unless the write has to wait.
+        Some(limit) => tokio::time::timeout(limit, stream.write_all(bytes))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client read nothing"))?,
+        None => stream.write_all(bytes).await,
+    }
+}
+
+/// `read_more` within `limit`.
+async fn read_within(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    limit: Option<Duration>,
+) -> io::Result<usize> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, read_more(stream, buf))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the upstream's body stalled"))?,
+        None => read_more(stream, buf).await,
     }
 }
 
@@ -300,7 +333,7 @@ pub async fn serve_connection(
             }
         };
         let Some(cors_headers) = cors_headers else {
-            client.write_all(&out).await?;
+            write_within(&mut client, &out, lane.io_timeout).await?;
             if close {
                 return Ok(None);
             }
@@ -358,16 +391,37 @@ pub async fn serve_connection(
                 continue;
             }
         };
+        let mut interim: Vec<u8> = Vec::new();
         let head = 'head: loop {
-            {
+            let interim_len = 'parse: {
                 let mut uh = [httparse::EMPTY_HEADER; 100];
                 let mut response = httparse::Response::new(&mut uh);
                 match response.parse(&ubuf) {
                     Ok(httparse::Status::Complete(n)) => {
                         let code = response.code.unwrap_or(502);
+                        if code == 101 {
+                            break 'head Err(Failure::Malformed(
+                                "a 101 to a request without Upgrade",
+                            ));
+                        }
                         if (100..200).contains(&code) {
-                            // PROTOTYPE: 1xx not forwarded yet.
-                            break Err(Failure::Malformed("a 1xx response"));
+                            // Forwarded as `interim` does (not 100, which is the client's
+                            // business with hyper; hop-by-hop fields removed; at most
+                            // MAX_INTERIM_BYTES a request), then the next head is read.
+                            if code != 100 {
+                                let before = interim.len();
+                                write_status_line(code, response.reason, &mut interim);
+                                for h in response.headers.iter() {
+                                    if !is_hop_by_hop_in(h.name.as_bytes(), response.headers) {
+                                        write_field(h.name.as_bytes(), h.value, &mut interim);
+                                    }
+                                }
+                                interim.extend_from_slice(b"\r\n");
+                                if interim.len() > MAX_INTERIM_BYTES {
+                                    interim.truncate(before);
+                                }
+                            }
+                            break 'parse n;
                         }
                         let mut length: Option<u64> = None;
                         let mut chunked = false;
@@ -400,7 +454,9 @@ pub async fn serve_connection(
                         }
                         if codings > 1 || (codings == 1 && !chunked) {
                             // PROTOTYPE: only `chunked` alone.
-                            break Err(Failure::Malformed("a transfer coding other than chunked"));
+                            break 'head Err(Failure::Malformed(
+                                "a transfer coding other than chunked",
+                            ));
                         }
                         let framing = if is_head || code == 204 || code == 304 {
                             Framing::Length(0)
@@ -414,16 +470,12 @@ pub async fn serve_connection(
                         };
                         // The response head for the client.
                         out.clear();
-                        out.extend_from_slice(b"HTTP/1.1 ");
-                        out.extend_from_slice(code.to_string().as_bytes());
-                        out.push(b' ');
-                        out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
-                        out.extend_from_slice(b"\r\n");
+                        write_status_line(code, response.reason, &mut out);
                         let mut vary: [&[u8]; 16] = [&[]; 16];
                         let mut varies = 0;
                         for h in response.headers.iter() {
                             let name = h.name.as_bytes();
-                            if hop_by_hop_response(name)
+                            if is_hop_by_hop_in(name, response.headers)
                                 || (eq(name, b"content-length")
                                     && !matches!(framing, Framing::Length(_)))
                             {
@@ -452,11 +504,28 @@ pub async fn serve_connection(
                             out.extend_from_slice(b"connection: close\r\n");
                         }
                         out.extend_from_slice(b"\r\n");
-                        break Ok((n, framing, keep, code));
+                        break 'head Ok((n, framing, keep, code));
                     }
                     // `exchange` returns a complete head.
-                    _ => break Err(Failure::Malformed("an invalid response head")),
+                    // hyper's words for the same cause, so that the log reads alike.
+                    Err(httparse::Error::TooManyHeaders) => {
+                        break 'head Err(Failure::Malformed(
+                            "message head is too large (over 100 header lines)",
+                        ))
+                    }
+                    _ => break 'head Err(Failure::Malformed("an invalid response head")),
                 }
+            };
+            // A 1xx went by: to the client now, then the next head.
+            if !interim.is_empty() {
+                if let Err(e) = write_within(&mut client, &interim, lane.io_timeout).await {
+                    return Err(e);
+                }
+                interim.clear();
+            }
+            ubuf.drain(..interim_len);
+            if let Err(failure) = read_head(&mut upstream, &mut ubuf, deadline).await {
+                break 'head Err(failure);
             }
         };
         let (head_end, framing, keep, code) = match head {
@@ -513,7 +582,7 @@ pub async fn serve_connection(
         if extra {
             return bad_gateway(&mut client).await;
         }
-        client.write_all(&out).await?;
+        write_within(&mut client, &out, lane.io_timeout).await?;
         loop {
             let finished = match &framing {
                 Framing::Length(left) => *left == 0,
@@ -524,7 +593,7 @@ pub async fn serve_connection(
                 break;
             }
             ubuf.clear();
-            let n = read_more(&mut upstream, &mut ubuf).await?;
+            let n = read_within(&mut upstream, &mut ubuf, lane.io_timeout).await?;
             out.clear();
             match &mut framing {
                 Framing::Length(left) => {
@@ -533,7 +602,7 @@ pub async fn serve_connection(
                         return Ok(None);
                     }
                     *left -= n as u64;
-                    client.write_all(&ubuf).await?;
+                    write_within(&mut client, &ubuf, lane.io_timeout).await?;
                     continue;
                 }
                 Framing::Chunked(decoder) => {
@@ -548,13 +617,13 @@ pub async fn serve_connection(
                 Framing::UntilClose => {
                     if n == 0 {
                         out.extend_from_slice(b"0\r\n\r\n");
-                        client.write_all(&out).await?;
+                        write_within(&mut client, &out, lane.io_timeout).await?;
                         break;
                     }
                     chunk_line(&ubuf, &mut out);
                 }
             }
-            client.write_all(&out).await?;
+            write_within(&mut client, &out, lane.io_timeout).await?;
         }
         if lane.access_log {
             let acao = cors_headers
@@ -650,29 +719,72 @@ async fn exchange(
         ubuf.clear();
         let outcome = async {
             upstream.write_all(request).await.map_err(Failure::Io)?;
-            loop {
-                // The caller parses the head (once): here only where it ends.
-                if head_end(ubuf).is_some() {
-                    return Ok(());
-                }
-                if ubuf.len() >= MAX_HEAD {
-                    return Err(Failure::Malformed("a response head over 64 KiB"));
-                }
-                tokio::select! {
-                    read = read_more(&mut upstream, ubuf) => match read {
-                        Ok(0) => return Err(Failure::Closed),
-                        Ok(_) => {}
-                        Err(e) => return Err(Failure::Io(e)),
-                    },
-                    _ = tokio::time::sleep_until(deadline) => return Err(Failure::TimedOut),
-                }
-            }
+            read_head(&mut upstream, ubuf, deadline).await
         }
         .await;
         match outcome {
             Ok(()) => return Ok(upstream),
             Err(Failure::Closed | Failure::Io(_)) if reused && ubuf.is_empty() => continue,
             Err(failure) => return Err(failure),
+        }
+    }
+}
+
+/// 1xx heads forwarded for one request, at most (as `interim`).
+const MAX_INTERIM_BYTES: usize = 16 * 1024;
+
+/// `HTTP/1.1 {code} {reason}\r\n` (httparse gives three-digit codes).
+fn write_status_line(code: u16, reason: Option<&str>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let digit = |d: u16| b'0' + (d % 10) as u8;
+    out.extend_from_slice(&[digit(code / 100), digit(code / 10), digit(code)]);
+    out.push(b' ');
+    out.extend_from_slice(reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `name: value\r\n`.
+fn write_field(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A response field that belongs to one connection: the fixed list, or a name one of the
+/// head's `Connection` fields lists.
+fn is_hop_by_hop_in(name: &[u8], headers: &[httparse::Header<'_>]) -> bool {
+    hop_by_hop_response(name)
+        || headers
+            .iter()
+            .filter(|h| eq(h.name.as_bytes(), b"connection"))
+            .any(|h| {
+                h.value
+                    .split(|&b| b == b',')
+                    .any(|token| eq(token.trim_ascii(), name))
+            })
+}
+
+/// Reads until `ubuf` holds a complete head (the caller parses it, once), within `deadline`.
+async fn read_head(
+    upstream: &mut TcpStream,
+    ubuf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    loop {
+        if head_end(ubuf).is_some() {
+            return Ok(());
+        }
+        if ubuf.len() >= MAX_HEAD {
+            return Err(Failure::Malformed("a response head over 64 KiB"));
+        }
+        tokio::select! {
+            read = read_more(upstream, ubuf) => match read {
+                Ok(0) => return Err(Failure::Closed),
+                Ok(_) => {}
+                Err(e) => return Err(Failure::Io(e)),
+            },
+            _ = tokio::time::sleep_until(deadline) => return Err(Failure::TimedOut),
         }
     }
 }
@@ -720,7 +832,7 @@ async fn upstream_failed(
     write_date(out);
     out.extend_from_slice(format!("content-length: {}\r\n\r\n", message.len()).as_bytes());
     out.extend_from_slice(message.as_bytes());
-    client.write_all(out).await?;
+    write_within(client, out, lane.io_timeout).await?;
     Ok(code)
 }
 

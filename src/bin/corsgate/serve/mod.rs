@@ -446,6 +446,7 @@ async fn serve(
                     idle_timeout: limits.idle_timeout,
                     upstream_timeout: limits.upstream_timeout,
                     connect_timeout: limits.upstream_connect_timeout,
+                    io_timeout: limits.io_timeout,
                     observer: observer.clone(),
                     access_log: !args.no_access_log,
                     stopping: tokio::sync::watch::channel(false).0,
