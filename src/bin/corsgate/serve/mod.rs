@@ -9,6 +9,7 @@
 //! - `client_io`: a connection's deadlines (request head, keep-alive idle, stalled writes);
 //! - `bodies`: stalled bodies, and when a response is done;
 //! - `hygiene`: what is refused before any policy is consulted, and the proxy's header rules;
+//! - `host_and_path`: what a valid `Host` and request path are;
 //! - `upstream`: forwarding to the upstream (timeouts, retry, limits, causes logged);
 //! - `pool`: the upstream's connections, idle ones kept per worker thread;
 //! - `interim`: forwarding 1xx responses;
@@ -37,6 +38,7 @@ mod bodies;
 mod client_io;
 mod demo;
 mod hop_by_hop;
+mod host_and_path;
 mod hygiene;
 pub use hygiene::path_problem;
 mod chunked;
