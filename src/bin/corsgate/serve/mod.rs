@@ -1,8 +1,8 @@
 //! `corsgate serve`: a CORS gateway in one command, built to face the internet.
 //!
-//! A reverse proxy on hyper that applies the policy to every request (through
-//! `corsgate::layer::CorsLayer`) and streams bodies both ways; without `--upstream`, a small
-//! built-in demo API. Each concern has its file:
+//! A reverse proxy on hyper (and, for bodyless requests, its own HTTP/1 lane) that applies
+//! the policy to every request (through `corsgate::layer::CorsLayer`, or the same decision in
+//! the lane) and streams bodies both ways; without `--upstream`, a small built-in demo API. Each concern has its file:
 //!
 //! - `limits`: the timeouts and caps (flags and stated constants), the open-file limit;
 //! - `listener`: accepting connections under `--max-connections`, backing off on `EMFILE`;
@@ -13,6 +13,8 @@
 //! - `upstream`: forwarding to the upstream (timeouts, retry, limits, causes logged);
 //! - `pool`: the upstream's connections, idle ones kept per worker thread;
 //! - `interim`: forwarding 1xx responses;
+//! - `lane`: the HTTP/1 lane, serve's own path for bodyless `GET`, `HEAD` and `OPTIONS`,
+//!   which hands every other request, and the rest of its connection, to hyper;
 //! - `reload`: SIGHUP and `/healthz`;
 //! - `admin`: `/metrics`, and `--admin-listen`'s listener for `/metrics` and `/healthz`;
 //! - `access_log`: one escaped line per request;
@@ -41,7 +43,6 @@ mod hop_by_hop;
 mod host_and_path;
 mod hygiene;
 pub use hygiene::path_problem;
-mod chunked;
 mod interim;
 mod lane;
 mod limits;
@@ -164,6 +165,12 @@ pub struct ServeArgs {
     /// would read differently from corsgate's decision.
     #[arg(long)]
     report_only: bool,
+    /// Serve every request through hyper: the HTTP/1 lane (corsgate's own path for bodyless
+    /// GET, HEAD and OPTIONS, at less than half of hyper's instructions a request) off. The
+    /// responses are the same either way but for the case of the upstream's header names and
+    /// two malformed upstream answers (README); this is the fallback should the lane misbehave.
+    #[arg(long)]
+    no_lane: bool,
     /// Log format on standard error: text, or json (one object per line).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     log_format: OutputFormat,
@@ -296,6 +303,14 @@ async fn serve(
     limits: Limits,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(args.listen).await?;
+    // The lane's upstream: the same checked URL.
+    let lane_upstream = match &backend {
+        Backend::Proxy(upstream) => {
+            let (host, port) = upstream.address();
+            Some((host.to_owned(), port, upstream.prefix().as_bytes().to_vec()))
+        }
+        Backend::Demo => None,
+    };
     let address = listener.local_addr()?;
     let admin_listener = match args.admin_listen {
         Some(admin) => Some(TcpListener::bind(admin).await?),
@@ -434,28 +449,28 @@ async fn serve(
         io_timeout: limits.io_timeout,
         access_log: !args.no_access_log,
     }));
-    let lane: Option<&'static lane::Lane> =
-        match (&args.upstream, std::env::var_os("CORSGATE_LANE")) {
-            (Some(url), Some(_)) if report_only.is_none() => {
-                let uri: http::Uri = url.parse()?;
-                let authority = uri.authority().ok_or("no authority")?;
-                Some(Box::leak(Box::new(lane::Lane {
-                    cors: cors.clone(),
-                    host: authority.host().to_owned(),
-                    port: authority.port_u16().unwrap_or(80),
-                    prefix: uri.path().trim_end_matches('/').as_bytes().to_vec(),
-                    header_read_timeout: limits.header_read_timeout,
-                    idle_timeout: limits.idle_timeout,
-                    upstream_timeout: limits.upstream_timeout,
+    // The HTTP/1 lane, for a proxy that rewrites CORS headers (report-only relays them).
+    let lane: Option<&'static lane::Lane> = match lane_upstream {
+        Some((host, port, prefix)) if report_only.is_none() && !args.no_lane => {
+            Some(Box::leak(Box::new(lane::Lane {
+                cors: cors.clone(),
+                upstream: lane::Upstream {
+                    host,
+                    port,
+                    timeout: limits.upstream_timeout,
                     connect_timeout: limits.upstream_connect_timeout,
-                    io_timeout: limits.io_timeout,
-                    observer: observer.clone(),
-                    access_log: !args.no_access_log,
-                    stopping: tokio::sync::watch::channel(false).0,
-                })))
-            }
-            _ => None,
-        };
+                },
+                prefix,
+                header_read_timeout: limits.header_read_timeout,
+                idle_timeout: limits.idle_timeout,
+                io_timeout: limits.io_timeout,
+                observer: observer.clone(),
+                access_log: !args.no_access_log,
+                stopping: tokio::sync::watch::channel(false).0,
+            })))
+        }
+        _ => None,
+    };
     let graceful = GracefulShutdown::new();
     let admin_loop = async {
         match admin {
