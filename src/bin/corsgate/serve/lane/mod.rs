@@ -20,6 +20,8 @@
 //! chunked body, `wire` writes HTTP/1 lines, `timed_io` keeps the deadlines, and `replay`
 //! hands a connection to hyper.
 
+#[cfg(test)]
+mod against_hyper;
 mod chunked;
 mod replay;
 mod request;
