@@ -242,7 +242,8 @@ struct Pair {
     hyper: (Gateway, RawUpstream),
 }
 
-async fn pair() -> Pair {
+/// The lane and hyper's path, each with its own scripted upstream, both with `flags`.
+async fn pair(flags: &[&str]) -> Pair {
     let policy = policy_file();
     let mut gateways = Vec::new();
     for extra in [&[][..], &["--no-lane"][..]] {
@@ -258,6 +259,7 @@ async fn pair() -> Pair {
             "--upstream-timeout",
             "5",
         ];
+        args.extend_from_slice(flags);
         args.extend_from_slice(extra);
         gateways.push((Gateway::start(&policy, &args), upstream));
     }
@@ -333,6 +335,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<bool>)> {
         ("an encoded slash", ask("GET /a%2Fb HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"), vec![]),
         ("/healthz", ask("GET /healthz HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"), vec![]),
         // Fields hyper's path rewrites or refuses.
+        ("two X-Forwarded-For lines, Forwarded", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.1\r\nForwarded: for=198.51.100.7\r\nx-forwarded-for: 192.0.2.4\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"), vec![]),
+        ("an empty X-Forwarded-For, a preflight with X-Forwarded-Host", ask(&format!("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For:\r\n\r\nOPTIONS /x HTTP/1.1\r\nHost: gw.test\r\n{allowed}Access-Control-Request-Method: PUT\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n\r\n")), vec![]),
         ("X-Forwarded-For sent", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: evil.example\r\nConnection: close\r\n\r\n"), vec![]),
         ("Connection names a field", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Secret: s\r\nConnection: close, x-secret\r\n\r\n"), vec![]),
         ("Connection: keep-alive with Keep-Alive", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive, close\r\n\r\n"), vec![]),
@@ -397,9 +401,30 @@ const INTENDED: [(&str, &[u16]); 2] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lane_answers_every_case_as_hyper_does() {
-    let pair = pair().await;
+    let failures = compare(&pair(&[]).await, cases()).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Forwarding fields from a `--trusted-proxy` peer (the client here): `X-Forwarded-Proto` and
+/// `-Host` kept, `X-Forwarded-For` appended to, as from any peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_fields_from_a_trusted_proxy_as_hyper_keeps_them() {
+    let ask = |s: &str| s.as_bytes().to_vec();
+    let cases = vec![
+        ("all three from a trusted proxy", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: app.example\r\nConnection: close\r\n\r\n"), vec![]),
+        ("two Proto lines, no Host", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-Proto: https\r\nx-forwarded-proto: http\r\nConnection: close\r\n\r\n"), vec![]),
+        ("only X-Forwarded-Host, and a preflight", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-Host: app.example:8443\r\n\r\nOPTIONS /x HTTP/1.1\r\nHost: gw.test\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"), vec![]),
+        ("none of them", ask("GET / HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"), vec![]),
+    ];
+    let failures = compare(&pair(&["--trusted-proxy", "127.0.0.0/8"]).await, cases).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Runs every case through both gateways of `pair` at once; what differed, for each case that
+/// is not [`INTENDED`].
+async fn compare(pair: &Pair, cases: Vec<(&'static str, Vec<u8>, Vec<bool>)>) -> Vec<String> {
     let mut failures = Vec::new();
-    for (what, bytes, heads) in cases() {
+    for (what, bytes, heads) in cases {
         let before_lane = pair.lane.1.received().len();
         let before_hyper = pair.hyper.1.received().len();
         let ((lane_reads, lane_rest, lane_seen), (hyper_reads, hyper_rest, hyper_seen)) = tokio::join!(
@@ -448,7 +473,7 @@ async fn the_lane_answers_every_case_as_hyper_does() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    failures
 }
 
 /// Status codes of the responses in `bytes`, in order.
@@ -462,7 +487,7 @@ fn statuses(bytes: &[u8]) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lane_reuses_its_upstream_connections() {
-    let pair = pair().await;
+    let pair = pair(&[]).await;
     let (gateway, upstream) = &pair.lane;
     for i in 0..5 {
         let request = format!("GET /{i} HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n");
@@ -490,7 +515,7 @@ async fn the_lane_reuses_its_upstream_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_body_closes_the_client_connection() {
-    let pair = pair().await;
+    let pair = pair(&[]).await;
     let (gateway, _) = &pair.lane;
     // Keep-alive asked; the upstream's body ends short: the client must not wait for more,
     // nor read a next response on this connection.

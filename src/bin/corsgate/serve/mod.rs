@@ -2,7 +2,8 @@
 //!
 //! A reverse proxy on hyper (and, for bodyless requests, its own HTTP/1 lane) that applies
 //! the policy to every request (through `corsgate::layer::CorsLayer`, or the same decision in
-//! the lane) and streams bodies both ways; without `--upstream`, a small built-in demo API. Each concern has its file:
+//! the lane) and streams bodies both ways; without `--upstream`, a small built-in demo API.
+//! Each concern has its file:
 //!
 //! - `limits`: the timeouts and caps (flags and stated constants), the open-file limit;
 //! - `listener`: accepting connections under `--max-connections`, backing off on `EMFILE`;
@@ -307,7 +308,8 @@ async fn serve(
     let lane_upstream = match &backend {
         Backend::Proxy(upstream) => {
             let (host, port) = upstream.address();
-            Some((host.to_owned(), port, upstream.prefix().as_bytes().to_vec()))
+            let prefix = upstream.prefix().as_bytes().to_vec();
+            Some((host.to_owned(), port, prefix, upstream.trusted().clone()))
         }
         Backend::Demo => None,
     };
@@ -451,7 +453,7 @@ async fn serve(
     }));
     // The HTTP/1 lane, for a proxy that rewrites CORS headers (report-only relays them).
     let lane: Option<&'static lane::Lane> = match lane_upstream {
-        Some((host, port, prefix)) if report_only.is_none() && !args.no_lane => {
+        Some((host, port, prefix, trusted)) if report_only.is_none() && !args.no_lane => {
             Some(Box::leak(Box::new(lane::Lane {
                 cors: cors.clone(),
                 upstream: lane::Upstream {
@@ -465,6 +467,7 @@ async fn serve(
                 idle_timeout: limits.idle_timeout,
                 io_timeout: limits.io_timeout,
                 observer: observer.clone(),
+                trusted,
                 access_log: !args.no_access_log,
                 stopping: tokio::sync::watch::channel(false).0,
             })))

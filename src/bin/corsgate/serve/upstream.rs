@@ -117,6 +117,11 @@ impl Upstream {
         &self.prefix
     }
 
+    /// `--trusted-proxy`'s peers, for the HTTP/1 lane.
+    pub fn trusted(&self) -> &TrustedProxies {
+        &self.trusted
+    }
+
     /// `http://host:port/prefix`, for messages.
     pub fn display(&self) -> String {
         format!("http://{}{}", self.authority, self.prefix)

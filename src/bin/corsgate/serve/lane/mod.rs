@@ -8,7 +8,8 @@
 //!
 //! What the lane does is what hyper's path does for the same requests, field for field: the
 //! same checks (`request`), the same decision and observer, the same upstream request
-//! (hop-by-hop fields removed, the path prefix, `X-Forwarded-For`, `-Proto` and `-Host`), the same
+//! (hop-by-hop fields, `Forwarded` and `Proxy-Authorization` removed, the path prefix,
+//! `X-Forwarded-For` joined and appended to, `-Proto` and `-Host` kept from a trusted proxy), the same
 //! response rewriting (`response`), the same 502 and 504 with CORS headers (`upstream`), the
 //! same deadlines (`--header-read-timeout` from a head's first byte, `--idle-timeout` between
 //! requests, `--io-timeout` on stalled writes and body reads, `--upstream-timeout` for the
@@ -43,7 +44,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::access_log::AccessRecord;
-use super::hygiene::address_text;
+use super::hygiene::{address_text, TrustedProxies};
 use super::limits::MAX_HEAD_BYTES;
 pub use replay::{Handoff, Replayed};
 use request::{Field, Taken, MAX_FIELDS};
@@ -64,6 +65,8 @@ pub struct Lane {
     /// progress for this long ends the connection.
     pub io_timeout: Option<Duration>,
     pub observer: Option<Arc<dyn DecisionObserver>>,
+    /// `--trusted-proxy`: peers whose `X-Forwarded-Proto` and `-Host` are kept.
+    pub trusted: TrustedProxies,
     pub access_log: bool,
     /// `true` once the gateway shuts down: connections close between requests.
     pub stopping: watch::Sender<bool>,
@@ -95,7 +98,8 @@ pub async fn serve_connection(
         interim: Vec::new(),
     };
     let mut peer_text = [0u8; 64];
-    let peer_text = address_text(peer.ip(), &mut peer_text);
+    let peer_text = address_text(peer.ip().to_canonical(), &mut peer_text);
+    let trusted = lane.trusted.contains(peer.ip());
     let mut clock = HeadClock::new(lane);
     let mut stopping = lane.stopping.subscribe();
     // The head served last, dropped from the buffer when the next one starts.
@@ -121,6 +125,7 @@ pub async fn serve_connection(
             close,
             started,
             peer: peer_text,
+            trusted,
         };
         let open = serve_request(
             lane,
@@ -244,6 +249,54 @@ struct Request<'b> {
     started: std::time::Instant,
     /// The client's address as text, for `X-Forwarded-For`.
     peer: &'b [u8],
+    /// The client is a `--trusted-proxy`: its `X-Forwarded-Proto` and `-Host` are kept.
+    trusted: bool,
+}
+
+/// The upstream request's fields, as `hygiene::scrub_request_headers` makes them on hyper's
+/// path: the head's fields but for `Connection` (the lane takes no other hop-by-hop field),
+/// `Forwarded` and `Proxy-Authorization`; every `X-Forwarded-For` line joined into one with
+/// the peer appended; `X-Forwarded-Proto` and `-Host` kept from a `--trusted-proxy` peer,
+/// otherwise set (`http`, the request's `Host`).
+fn write_upstream_fields(request: &Request<'_>, out: &mut Vec<u8>) {
+    let (mut forwarded_for, mut proto, mut forwarded_host) = (false, false, false);
+    for &(name, value) in request.fields {
+        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            forwarded_for = true;
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-proto") {
+            proto = true;
+            if request.trusted {
+                write_field(name, value, out);
+            }
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-host") {
+            forwarded_host = true;
+            if request.trusted {
+                write_field(name, value, out);
+            }
+        } else if !(name.eq_ignore_ascii_case(b"connection")
+            || name.eq_ignore_ascii_case(b"forwarded")
+            || name.eq_ignore_ascii_case(b"proxy-authorization"))
+        {
+            write_field(name, value, out);
+        }
+    }
+    out.extend_from_slice(b"x-forwarded-for: ");
+    if forwarded_for {
+        for &(name, value) in request.fields {
+            if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+                out.extend_from_slice(value);
+                out.extend_from_slice(b", ");
+            }
+        }
+    }
+    out.extend_from_slice(request.peer);
+    out.extend_from_slice(b"\r\n");
+    if !(request.trusted && proto) {
+        write_field(b"x-forwarded-proto", b"http", out);
+    }
+    if !(request.trusted && forwarded_host) {
+        write_field(b"x-forwarded-host", request.taken.host, out);
+    }
 }
 
 /// Serves one request. Returns whether the client's connection can carry another.
@@ -330,22 +383,13 @@ async fn proxy(
     interim: &mut Vec<u8>,
 ) -> io::Result<bool> {
     let taken = &request.taken;
-    // The upstream request: the head as it came but for `Connection`, the prefix, and
-    // X-Forwarded-* (the lane takes no request that carries them).
     out.clear();
     out.extend_from_slice(taken.method);
     out.push(b' ');
     out.extend_from_slice(&lane.prefix);
     out.extend_from_slice(taken.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in request.fields {
-        if !name.eq_ignore_ascii_case(b"connection") {
-            write_field(name, value, out);
-        }
-    }
-    write_field(b"x-forwarded-for", request.peer, out);
-    write_field(b"x-forwarded-proto", b"http", out);
-    write_field(b"x-forwarded-host", taken.host, out);
+    write_upstream_fields(request, out);
     out.extend_from_slice(b"\r\n");
 
     let acao = cors
