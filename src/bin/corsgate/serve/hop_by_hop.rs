@@ -1,6 +1,7 @@
 //! Hop-by-hop fields (RFC 9110 §7.6.1): the fixed list and every name `Connection` lists,
 //! never forwarded in either direction. Below `hygiene` (which strips them from requests and
-//! responses) and `interim` (which strips them from 1xx heads), and depends on neither.
+//! responses), `interim` (which strips them from 1xx heads) and the HTTP/1 `lane` (which reads
+//! names as bytes), and depends on none of them.
 
 use http::header::{self, HeaderMap, HeaderName};
 
@@ -31,6 +32,28 @@ pub fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
                 .trim_ascii()
                 .eq_ignore_ascii_case(name.as_str().as_bytes())
         })
+    })
+}
+
+/// [`is_hop_by_hop`] for a field name as bytes, with the values of the head's `Connection`
+/// fields: for the HTTP/1 lane, which reads heads with httparse, not into a `HeaderMap`.
+pub fn is_listed_hop_by_hop<'v>(
+    name: &[u8],
+    mut connection: impl Iterator<Item = &'v [u8]>,
+) -> bool {
+    if HOP_BY_HOP
+        .iter()
+        .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
+    {
+        return true;
+    }
+    if name.eq_ignore_ascii_case(b"host") {
+        return false;
+    }
+    connection.any(|value| {
+        value
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
     })
 }
 
@@ -95,6 +118,45 @@ mod tests {
 
     fn names(headers: &HeaderMap) -> Vec<&str> {
         headers.keys().map(HeaderName::as_str).collect()
+    }
+
+    #[test]
+    fn the_byte_predicate_agrees_with_the_header_map_one() {
+        let h = head(&[
+            ("host", "a"),
+            ("connection", "keep-alive, X-Secret ,, close, host"),
+            ("connection", "upgrade"),
+        ]);
+        let values: Vec<&[u8]> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "x-secret",
+            "host",
+            "vary",
+            "close",
+            "x-other",
+            "content-length",
+        ] {
+            let header_name = HeaderName::from_static(name);
+            for spelled in [name.to_owned(), name.to_ascii_uppercase()] {
+                assert_eq!(
+                    is_listed_hop_by_hop(spelled.as_bytes(), values.iter().copied()),
+                    is_hop_by_hop(&header_name, &h),
+                    "{spelled}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -28,12 +28,12 @@
 
 use std::net::IpAddr;
 
-use corsgate::origin::RequestOrigin;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 
 use super::bodies::{full, BoxedBody};
 use super::hop_by_hop::strip_hop_by_hop;
+pub use super::host_and_path::{is_valid_host, path_problem};
 
 /// The methods `serve` forwards that every upstream knows, for `Allow`.
 const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -156,56 +156,6 @@ pub fn check_request<B>(request: &Request<B>) -> Result<RequestHost, GatewayAnsw
         ));
     }
     Ok(RequestHost(forwarded_host))
-}
-
-/// `host[:port]` in design §2.1's host grammar (a DNS name with an optional trailing dot,
-/// canonical IPv4, bracketed canonical IPv6), in any case, with an optional port 1..65535
-/// without leading zeros. Checked by the engine's own Origin parser, on the lowercased host
-/// behind a scheme that has no default port; no allocation.
-pub fn is_valid_host(value: &[u8]) -> bool {
-    const SCHEME: &[u8] = b"h://";
-    let mut buffer = [0u8; corsgate::origin::MAX_ORIGIN_LEN];
-    let Some(rest) = buffer.get_mut(SCHEME.len()..SCHEME.len() + value.len()) else {
-        return false;
-    };
-    for (to, from) in rest.iter_mut().zip(value) {
-        *to = from.to_ascii_lowercase();
-    }
-    buffer[..SCHEME.len()].copy_from_slice(SCHEME);
-    matches!(
-        RequestOrigin::parse(&buffer[..SCHEME.len() + value.len()]),
-        Ok(RequestOrigin::Tuple(_))
-    )
-}
-
-/// Why a raw request path (without its query) is refused, if it is (design §8). One pass.
-pub fn path_problem(path: &[u8]) -> Option<&'static str> {
-    const DOT_SEGMENT: &str = "a . or .. segment in the path";
-    let is_dot_segment = |segment: &[u8]| segment == b"." || segment == b"..";
-    let mut segment_start = 0;
-    for (i, &b) in path.iter().enumerate() {
-        match b {
-            b'\\' => return Some("a backslash in the path"),
-            b'%' => {
-                if let Some([a, b]) = path.get(i + 1..i + 3) {
-                    match [a.to_ascii_lowercase(), b.to_ascii_lowercase()] {
-                        [b'2', b'e'] => return Some("a percent-encoded dot in the path"),
-                        [b'2', b'f'] => return Some("a percent-encoded slash in the path"),
-                        [b'5', b'c'] => return Some("a percent-encoded backslash in the path"),
-                        _ => {}
-                    }
-                }
-            }
-            b'/' => {
-                if is_dot_segment(&path[segment_start..i]) {
-                    return Some(DOT_SEGMENT);
-                }
-                segment_start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    is_dot_segment(&path[segment_start..]).then_some(DOT_SEGMENT)
 }
 
 fn is_websocket_handshake(headers: &HeaderMap) -> bool {
@@ -340,7 +290,7 @@ pub fn scrub_request_headers(
 
 /// An address as text, into `buffer`: IPv4 written digit by digit (`Display` costs several
 /// times as much), IPv6 through `Display`.
-fn address_text(address: IpAddr, buffer: &mut [u8; 64]) -> &[u8] {
+pub fn address_text(address: IpAddr, buffer: &mut [u8; 64]) -> &[u8] {
     match address {
         IpAddr::V4(v4) => {
             let mut len = 0;

@@ -81,6 +81,7 @@ pub async fn accept_loop(
     gateway: &'static Gateway,
     limits: Limits,
     graceful: &GracefulShutdown,
+    lane: Option<&'static super::lane::Lane>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -132,18 +133,43 @@ pub async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let clock = Arc::new(ConnectionClock::new());
-        let io = TokioIo::new(GuardedIo::new(stream, clock.clone(), limits));
-        let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-            super::handle(gateway, request, peer, clock.clone())
-        });
-        let connection = graceful.watch(builder.serve_connection(io, handler));
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                log_connection_error(peer, &e);
+            match lane {
+                Some(lane) => {
+                    if let Ok(Some(handoff)) =
+                        super::lane::serve_connection(stream, peer, lane).await
+                    {
+                        let io = super::lane::Replayed::new(handoff);
+                        serve_with_hyper(io, peer, gateway, limits, &builder, watcher).await;
+                    }
+                }
+                None => serve_with_hyper(stream, peer, gateway, limits, &builder, watcher).await,
             }
             drop(slot);
         });
+    }
+}
+
+/// Serves a connection with hyper, through the deadline-keeping wrapper, until it closes.
+async fn serve_with_hyper<T>(
+    stream: T,
+    peer: SocketAddr,
+    gateway: &'static Gateway,
+    limits: Limits,
+    builder: &hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let clock = Arc::new(ConnectionClock::new());
+    let io = TokioIo::new(GuardedIo::new(stream, clock.clone(), limits));
+    let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+        super::handle(gateway, request, peer, clock.clone())
+    });
+    if let Err(e) = watcher.watch(builder.serve_connection(io, handler)).await {
+        log_connection_error(peer, &e);
     }
 }
 

@@ -1,17 +1,21 @@
 //! `corsgate serve`: a CORS gateway in one command, built to face the internet.
 //!
-//! A reverse proxy on hyper that applies the policy to every request (through
-//! `corsgate::layer::CorsLayer`) and streams bodies both ways; without `--upstream`, a small
-//! built-in demo API. Each concern has its file:
+//! A reverse proxy on hyper (and, for bodyless requests, its own HTTP/1 lane) that applies
+//! the policy to every request (through `corsgate::layer::CorsLayer`, or the same decision in
+//! the lane) and streams bodies both ways; without `--upstream`, a small built-in demo API.
+//! Each concern has its file:
 //!
 //! - `limits`: the timeouts and caps (flags and stated constants), the open-file limit;
 //! - `listener`: accepting connections under `--max-connections`, backing off on `EMFILE`;
 //! - `client_io`: a connection's deadlines (request head, keep-alive idle, stalled writes);
 //! - `bodies`: stalled bodies, and when a response is done;
 //! - `hygiene`: what is refused before any policy is consulted, and the proxy's header rules;
+//! - `host_and_path`: what a valid `Host` and request path are;
 //! - `upstream`: forwarding to the upstream (timeouts, retry, limits, causes logged);
 //! - `pool`: the upstream's connections, idle ones kept per worker thread;
 //! - `interim`: forwarding 1xx responses;
+//! - `lane`: the HTTP/1 lane, serve's own path for bodyless `GET`, `HEAD` and `OPTIONS`,
+//!   which hands every other request, and the rest of its connection, to hyper;
 //! - `reload`: SIGHUP and `/healthz`;
 //! - `admin`: `/metrics`, and `--admin-listen`'s listener for `/metrics` and `/healthz`;
 //! - `access_log`: one escaped line per request;
@@ -37,9 +41,11 @@ mod bodies;
 mod client_io;
 mod demo;
 mod hop_by_hop;
+mod host_and_path;
 mod hygiene;
 pub use hygiene::path_problem;
 mod interim;
+mod lane;
 mod limits;
 mod listener;
 mod log_rate;
@@ -160,6 +166,12 @@ pub struct ServeArgs {
     /// would read differently from corsgate's decision.
     #[arg(long)]
     report_only: bool,
+    /// Serve every request through hyper: the HTTP/1 lane (corsgate's own path for bodyless
+    /// GET, HEAD and OPTIONS, at less than half of hyper's instructions a request) off. The
+    /// responses are the same either way but for the case of the upstream's header names and
+    /// two malformed upstream answers (README); this is the fallback should the lane misbehave.
+    #[arg(long)]
+    no_lane: bool,
     /// Log format on standard error: text, or json (one object per line).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     log_format: OutputFormat,
@@ -292,6 +304,15 @@ async fn serve(
     limits: Limits,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(args.listen).await?;
+    // The lane's upstream: the same checked URL.
+    let lane_upstream = match &backend {
+        Backend::Proxy(upstream) => {
+            let (host, port) = upstream.address();
+            let prefix = upstream.prefix().as_bytes().to_vec();
+            Some((host.to_owned(), port, prefix, upstream.trusted().clone()))
+        }
+        Backend::Demo => None,
+    };
     let address = listener.local_addr()?;
     let admin_listener = match args.admin_listen {
         Some(admin) => Some(TcpListener::bind(admin).await?),
@@ -411,13 +432,18 @@ async fn serve(
         }));
         (listener, admin)
     });
+    let observer: Option<Arc<dyn corsgate::layer::DecisionObserver>> =
+        (rejections.is_some() || shadow.is_some()).then(|| {
+            Arc::new(observe::Observer { rejections, shadow })
+                as Arc<dyn corsgate::layer::DecisionObserver>
+        });
     let gateway: &'static Gateway = Box::leak(Box::new(Gateway {
         service: {
             let mut layer = CorsLayer::new(cors.clone());
-            if rejections.is_some() || shadow.is_some() {
-                layer = layer.observe(Arc::new(observe::Observer { rejections, shadow }));
+            if let Some(observer) = &observer {
+                layer = layer.observe(observer.clone());
             }
-            if let Some(report) = report_only {
+            if let Some(report) = report_only.clone() {
                 layer = layer.report_only(report);
             }
             layer.layer(App { state })
@@ -425,6 +451,29 @@ async fn serve(
         io_timeout: limits.io_timeout,
         access_log: !args.no_access_log,
     }));
+    // The HTTP/1 lane, for a proxy that rewrites CORS headers (report-only relays them).
+    let lane: Option<&'static lane::Lane> = match lane_upstream {
+        Some((host, port, prefix, trusted)) if report_only.is_none() && !args.no_lane => {
+            Some(Box::leak(Box::new(lane::Lane {
+                cors: cors.clone(),
+                upstream: lane::Upstream {
+                    host,
+                    port,
+                    timeout: limits.upstream_timeout,
+                    connect_timeout: limits.upstream_connect_timeout,
+                },
+                prefix,
+                header_read_timeout: limits.header_read_timeout,
+                idle_timeout: limits.idle_timeout,
+                io_timeout: limits.io_timeout,
+                observer: observer.clone(),
+                trusted,
+                access_log: !args.no_access_log,
+                stopping: tokio::sync::watch::channel(false).0,
+            })))
+        }
+        _ => None,
+    };
     let graceful = GracefulShutdown::new();
     let admin_loop = async {
         match admin {
@@ -433,7 +482,7 @@ async fn serve(
         }
     };
     tokio::select! {
-        _ = listener::accept_loop(listener, gateway, limits, &graceful) => {}
+        _ = listener::accept_loop(listener, gateway, limits, &graceful, lane) => {}
         _ = admin_loop => {}
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
@@ -443,6 +492,11 @@ async fn serve(
         "shutting down: waiting up to {}s for in-flight requests",
         args.grace_period
     );
+    if let Some(lane) = lane {
+        // Lane connections close between requests from now on; hyper's are told by
+        // `graceful`, which counts both (each holds a watcher).
+        lane.stopping.send_replace(true);
+    }
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!(target: "corsgate::serve", "all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(args.grace_period)) => {

@@ -120,6 +120,11 @@ impl Pool {
         }
     }
 
+    /// The host (an IPv6 address without its brackets) and port connections go to.
+    pub fn address(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
     /// An idle connection of this thread's that is still open, else a new one.
     pub async fn checkout(&'static self) -> Result<Connection, UpstreamError> {
         loop {

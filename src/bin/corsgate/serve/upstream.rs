@@ -107,6 +107,21 @@ impl Upstream {
         })
     }
 
+    /// The host and port connections go to, for the HTTP/1 lane.
+    pub fn address(&self) -> (&str, u16) {
+        self.pool.address()
+    }
+
+    /// The path prefix (without a trailing `/`), for the HTTP/1 lane.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `--trusted-proxy`'s peers, for the HTTP/1 lane.
+    pub fn trusted(&self) -> &TrustedProxies {
+        &self.trusted
+    }
+
     /// `http://host:port/prefix`, for messages.
     pub fn display(&self) -> String {
         format!("http://{}{}", self.authority, self.prefix)
