@@ -20,37 +20,30 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 /// `true` for a header that belongs to one connection: the fixed list, or a name listed in
 /// `Connection` (but never `Host`, which a client could otherwise strip).
 pub fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
-    if HOP_BY_HOP.contains(name) {
-        return true;
-    }
-    if name == header::HOST {
-        return false;
-    }
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value.as_bytes().split(|&b| b == b',').any(|token| {
-            token
-                .trim_ascii()
-                .eq_ignore_ascii_case(name.as_str().as_bytes())
-        })
-    })
+    HOP_BY_HOP.contains(name)
+        || (name != header::HOST
+            && is_listed_in_connection(
+                name.as_str().as_bytes(),
+                headers
+                    .get_all(header::CONNECTION)
+                    .iter()
+                    .map(|v| v.as_bytes()),
+            ))
 }
 
 /// [`is_hop_by_hop`] for a field name as bytes, with the values of the head's `Connection`
 /// fields: for the HTTP/1 lane, which reads heads with httparse, not into a `HeaderMap`.
-pub fn is_listed_hop_by_hop<'v>(
-    name: &[u8],
-    mut connection: impl Iterator<Item = &'v [u8]>,
-) -> bool {
-    if HOP_BY_HOP
+pub fn is_listed_hop_by_hop<'v>(name: &[u8], connection: impl Iterator<Item = &'v [u8]>) -> bool {
+    HOP_BY_HOP
         .iter()
         .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
-    {
-        return true;
-    }
-    if name.eq_ignore_ascii_case(b"host") {
-        return false;
-    }
-    connection.any(|value| {
+        || (!name.eq_ignore_ascii_case(b"host") && is_listed_in_connection(name, connection))
+}
+
+/// Whether one of the comma-separated tokens of `Connection`'s values is `name` (any case):
+/// the one reading of `Connection` both predicates share.
+fn is_listed_in_connection<'v>(name: &[u8], mut values: impl Iterator<Item = &'v [u8]>) -> bool {
+    values.any(|value| {
         value
             .split(|&b| b == b',')
             .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
